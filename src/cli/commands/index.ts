@@ -1,0 +1,8 @@
+// Every CLI command, in the order `snapclone --help` lists them. Each module adds itself to the
+// program and does its work through the layers below; only src/cli prints or exits.
+
+import type { Command } from 'commander';
+
+export type RegisterCommand = (program: Command) => void;
+
+export const COMMANDS: RegisterCommand[] = [];

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// snapclone's command line: parses arguments with commander, runs one command, maps errors to the
+// documented exit statuses, and cleans up (temporary outputs, snapshots) on SIGINT and SIGTERM.
+
+import { Command, CommanderError } from 'commander';
+import { isSnapcloneError, SnapcloneError } from '../core/errors.js';
+import { removePendingTemporaries } from '../io/atomic-file.js';
+import { runShutdownHooks } from '../io/shutdown.js';
+import { COMMANDS } from './commands/index.js';
+import { EXIT_STATUS } from './exit-codes.js';
+import { TOOL_VERSION } from './version.js';
+
+export function buildProgram(): Command {
+  const program = new Command('snapclone')
+    .description('Back up and restore virtual machines on LVM: NTFS images as ntfsclone writes them, in-process bzip2, partition layouts.')
+    .version(TOOL_VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const register of COMMANDS) register(program);
+  for (const sub of program.commands) sub.exitOverride();
+  return program;
+}
+
+/** Prints an error the way every command does: code, message, hint. */
+export function reportError(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // commander has already printed its message (or the help/version text).
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    return EXIT_STATUS.usage;
+  }
+  if (isSnapcloneError(e)) {
+    process.stderr.write(`snapclone: error ${e.code}: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`snapclone: hint: ${e.hint}\n`);
+    if (process.env['SNAPCLONE_DEBUG'] && e.cause) process.stderr.write(`${String((e.cause as Error).stack ?? e.cause)}\n`);
+    return EXIT_STATUS[e.kind];
+  }
+  const err = e as Error;
+  process.stderr.write(`snapclone: internal error: ${err?.stack ?? String(e)}\n`);
+  return EXIT_STATUS.internal;
+}
+
+let interrupted = false;
+
+async function onSignal(signal: NodeJS.Signals): Promise<void> {
+  if (interrupted) return; // a second signal while cleaning up: keep cleaning up
+  interrupted = true;
+  process.stderr.write(`\nsnapclone: ${signal} received, cleaning up...\n`);
+  const results = await runShutdownHooks();
+  for (const r of results) {
+    if (r.error) process.stderr.write(`snapclone: cleanup "${r.name}" failed: ${String((r.error as Error).message ?? r.error)}\n`);
+    else process.stderr.write(`snapclone: cleaned up: ${r.name}\n`);
+  }
+  const removed = await removePendingTemporaries();
+  for (const p of removed) process.stderr.write(`snapclone: removed unfinished ${p}\n`);
+  process.exit(EXIT_STATUS.interrupted);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  process.on('SIGINT', (s) => void onSignal(s));
+  process.on('SIGTERM', (s) => void onSignal(s));
+  // A closed stdout (`snapclone ... | head`) is not a crash.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT_STATUS.io);
+  });
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    const status = reportError(e);
+    if (!(e instanceof CommanderError)) {
+      await runShutdownHooks();
+      await removePendingTemporaries();
+    }
+    return status;
+  }
+}
+
+// Run when executed directly (not when imported by tests).
+const invokedPath = process.argv[1] ?? '';
+if (invokedPath.endsWith('/cli/main.js') || invokedPath.endsWith('/snapclone')) {
+  main(process.argv).then(
+    (status) => {
+      process.exitCode = status;
+    },
+    (e: unknown) => {
+      process.exitCode = reportError(e instanceof SnapcloneError ? e : e);
+    },
+  );
+}
