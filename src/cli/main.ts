@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { isSnapcloneError, SnapcloneError } from '../core/errors.js';
 import { removePendingTemporaries } from '../io/atomic-file.js';
 import { runShutdownHooks } from '../io/shutdown.js';
+import { rewriteLevelFlags } from './commands/bzip2.js';
 import { COMMANDS } from './commands/index.js';
 import { EXIT_STATUS } from './exit-codes.js';
 import { TOOL_VERSION } from './version.js';
@@ -63,7 +64,8 @@ export async function main(argv: string[]): Promise<number> {
     if (e.code === 'EPIPE') process.exit(EXIT_STATUS.io);
   });
   try {
-    await buildProgram().parseAsync(argv);
+    const args = argv[2] === 'bzip2' ? [...argv.slice(0, 3), ...rewriteLevelFlags(argv.slice(3))] : argv;
+    await buildProgram().parseAsync(args);
     return 0;
   } catch (e) {
     const status = reportError(e);

@@ -2,7 +2,10 @@
 // program and does its work through the layers below; only src/cli prints or exits.
 
 import type { Command } from 'commander';
+import { registerBzip2 } from './bzip2.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [];
+export const COMMANDS: RegisterCommand[] = [
+  registerBzip2,
+];
