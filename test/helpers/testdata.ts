@@ -5,7 +5,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './cli.js';
 
-export const TESTDATA_DIR = process.env['SNAPCLONE_TESTDATA'] ?? join(REPO_ROOT, '..', 'shared', 'testdata');
+// ../shared/testdata beside the checkout; one level further up for git worktrees in a subfolder.
+const CANDIDATES = [join(REPO_ROOT, '..', 'shared', 'testdata'), join(REPO_ROOT, '..', '..', 'shared', 'testdata')];
+export const TESTDATA_DIR =
+  process.env['SNAPCLONE_TESTDATA'] ?? CANDIDATES.find((d) => existsSync(d)) ?? (CANDIDATES[0] as string);
 
 export const HAVE_TESTDATA = existsSync(TESTDATA_DIR);
 if (!HAVE_TESTDATA) {
