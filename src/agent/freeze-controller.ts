@@ -30,6 +30,7 @@ export interface FreezeRequester {
 
 interface Frozen {
   atMs: number; // wall clock, for reports
+  deadlineAtMs: number; // wall clock, for reports
   startedMonotonicMs: number;
   deadlineMonotonicMs: number;
   owner: FreezeRequester;
@@ -111,7 +112,7 @@ export class FreezeController {
       state: 'frozen',
       frozenAt: new Date(f.atMs).toISOString(),
       frozenForMs: Math.round(now - f.startedMonotonicMs),
-      deadline: new Date(Date.now() + (f.deadlineMonotonicMs - now)).toISOString(),
+      deadline: new Date(f.deadlineAtMs).toISOString(),
       thawOnDisconnect: f.owner.thawOnDisconnect,
       frozenBy: f.owner.by,
       ...last,
@@ -152,7 +153,7 @@ export class FreezeController {
     const deadlineMonotonicMs = startedMonotonicMs + maxFreezeMs;
     const remainingMs = Math.max(0, deadlineMonotonicMs - performance.now());
     const watchdog = setTimeout(() => this.onWatchdog(frozen), remainingMs);
-    const frozen: Frozen = { atMs, startedMonotonicMs, deadlineMonotonicMs, owner: req, freezeCommand: report, watchdog };
+    const frozen: Frozen = { atMs, deadlineAtMs: atMs + maxFreezeMs, startedMonotonicMs, deadlineMonotonicMs, owner: req, freezeCommand: report, watchdog };
     this.frozen = frozen;
     log({
       level: 'info',
