@@ -144,6 +144,8 @@ export class AgentServer {
   private accept(socket: Socket): void {
     const address = normalizeRemoteAddress(socket.remoteAddress ?? '?');
     const remote = formatEndpoint({ host: address, port: socket.remotePort ?? 0 });
+    // A reset racing the close must not become an unhandled 'error' event.
+    socket.on('error', () => {});
     if (this.closing) {
       socket.destroy();
       return;

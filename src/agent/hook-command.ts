@@ -106,6 +106,5 @@ export function runHookCommand(
 
 /** Output as text for a log line or a JSON reply: UTF-8, control characters other than \n and \t dropped. */
 function printable(b: Buffer): string {
-  // eslint-disable-next-line no-control-regex
   return b.toString('utf8').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
 }

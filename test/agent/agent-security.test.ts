@@ -275,6 +275,30 @@ describe('agent robustness', () => {
     expect(kinds.has('handshake-timeout')).toBe(true);
   });
 
+  it('survives well-framed random messages of every type at every handshake stage', async () => {
+    const f = await agent({ handshakeTimeoutMs: 1000 });
+    const port = f.server.address.port;
+    const types = [0x01, 0x02, 0x03, 0x04, 0x10, 0x00, 0xff];
+    const conversations = Array.from({ length: 24 }, (_, i) => {
+      const frames: Buffer[] = [];
+      // Half start with a well-formed HELLO so that the random frame reaches the AUTH stage.
+      if (i % 2 === 0) frames.push(frameOf(Buffer.concat([Buffer.from([0x01]), Buffer.from('SCAG'), Buffer.from([1]), randomBytes(64)])));
+      for (let k = 0; k < 3; k++) {
+        const length = 1 + randomBytes(2).readUInt16BE(0) % 1024;
+        const body = randomBytes(length);
+        body[0] = types[(i + k) % types.length]!;
+        frames.push(frameOf(body));
+      }
+      return rawExchange(port, Buffer.concat(frames), { holdMs: 1500 });
+    });
+    for (const r of await Promise.all(conversations)) expect(r.closedByPeer).toBe(true);
+    const c = await AgentClient.connect(f.address, f.identity);
+    expect((await c.status()).ok).toBe(true);
+    await c.close();
+    expect(await f.events()).toEqual([]);
+    expect(f.logs.some((e) => e.event === 'authenticated' && e.key !== f.identity.fingerprint)).toBe(false);
+  });
+
   it('keeps serving through a burst of 100 connections held open', async () => {
     const f = await agent({ handshakeTimeoutMs: 10_000, maxPendingConnections: 8 });
     const port = f.server.address.port;
