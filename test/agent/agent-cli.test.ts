@@ -157,6 +157,31 @@ describe('snapclone agent (CLI)', () => {
     expect(unreachable.stderr).toContain('AGENT_UNREACHABLE');
   });
 
+  it('flags alone (text logs): a failing freeze command exits 6 and is undone', async () => {
+    const thawLog = join(dir, 'failing-thaw.log');
+    const child = spawn(
+      process.execPath,
+      [CLI_PATH, 'agent', 'serve', '--listen', '127.0.0.1:0', '--authorized-key', join(dir, 'hv.key.pub'), '--freeze-cmd', 'echo cannot flush; exit 5', '--thaw-cmd', `echo thawed >> '${thawLog}'`],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let text = '';
+    child.stderr.on('data', (b: Buffer) => (text += b.toString()));
+    try {
+      await waitFor(() => /listening on 127\.0\.0\.1:\d+/.test(text));
+      const port = /listening on 127\.0\.0\.1:(\d+)/.exec(text)![1]!;
+      const r = await runCli(['agent', 'freeze', `127.0.0.1:${port}`, '--key', join(dir, 'hv.key')]);
+      expect(r.status).toBe(6);
+      expect(r.stderr).toContain('AGENT_FREEZE_FAILED');
+      expect(r.stdout.toString()).toContain('freeze command: exit status 5');
+      expect(r.stdout.toString()).toContain('  | cannot flush');
+      expect(await readFile(thawLog, 'utf8')).toBe('thawed\n');
+      expect(text).toMatch(/snapclone-agent warn: no --allow given/);
+      expect(text).toMatch(/snapclone-agent error: the freeze command failed \(exit status 5\)/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('thaws before exiting on SIGTERM while frozen', async () => {
     const before = (await events()).length;
     expect((await runCli(['agent', 'freeze', address, '--key', join(dir, 'hv.key')])).status).toBe(0);
