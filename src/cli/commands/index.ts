@@ -2,10 +2,14 @@
 // program and does its work through the layers below; only src/cli prints or exits.
 
 import type { Command } from 'commander';
+import { registerAgent } from './agent.js';
 import { registerBzip2 } from './bzip2.js';
+import { registerKeygen } from './keygen.js';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const COMMANDS: RegisterCommand[] = [
   registerBzip2,
+  registerKeygen,
+  registerAgent,
 ];
