@@ -4,7 +4,7 @@
 
 import { connect as netConnect, type Socket } from 'node:net';
 import { SnapcloneError, isSnapcloneError, type ErrorKind } from '../core/errors.js';
-import { onShutdown } from '../io/shutdown.js';
+import { onShutdown, SHUTDOWN_PRIORITY_URGENT } from '../io/shutdown.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from './address.js';
 import { FramedConnection } from './framed-connection.js';
 import {
@@ -280,9 +280,13 @@ export async function withFrozenGuest<T>(
 ): Promise<T> {
   let thawed: Promise<unknown> | undefined;
   const thawOnce = (): Promise<unknown> => (thawed ??= client.thaw());
-  const unregister = onShutdown(`thaw the guest through its agent at ${formatEndpoint(client.endpoint)}`, async () => {
-    await thawOnce();
-  });
+  const unregister = onShutdown(
+    `thaw the guest through its agent at ${formatEndpoint(client.endpoint)}`,
+    async () => {
+      await thawOnce();
+    },
+    SHUTDOWN_PRIORITY_URGENT,
+  );
   let freeze: AgentReply;
   try {
     freeze = await client.freeze({ thawOnDisconnect: true, ...(options.maxFreezeSeconds === undefined ? {} : { maxFreezeSeconds: options.maxFreezeSeconds }) });
