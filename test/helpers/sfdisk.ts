@@ -110,7 +110,7 @@ export function parseSfdiskDump(dump: string): OracleTable {
       let bootable = false;
       for (const part of (m[3] as string).split(/,\s*(?=(?:[^"]*"[^"]*")*[^"]*$)/)) {
         const kv = /^\s*([a-z-]+)=\s*(.*)$/.exec(part);
-        if (kv) fields.set(kv[1] as string, (kv[2] as string).replace(/^"|"$/g, ''));
+        if (kv) fields.set(kv[1] as string, unescapeDump((kv[2] as string).replace(/^"|"$/g, '')));
         else if (part.trim() === 'bootable') bootable = true;
       }
       const p: OraclePartition = {
@@ -136,4 +136,20 @@ export function parseSfdiskDump(dump: string): OracleTable {
   if (header.has('first-lba')) table.firstLba = Number(header.get('first-lba'));
   if (header.has('last-lba')) table.lastLba = Number(header.get('last-lba'));
   return table;
+}
+
+/** sfdisk -d writes non-ASCII name bytes as \xHH; turn them back into text. */
+function unescapeDump(text: string): string {
+  if (!text.includes('\\x')) return text;
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const m = /^\\x([0-9a-fA-F]{2})/.exec(text.slice(i, i + 4));
+    if (m) {
+      bytes.push(Number.parseInt(m[1] as string, 16));
+      i += 3;
+    } else {
+      bytes.push(...new TextEncoder().encode(text[i] as string));
+    }
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
 }
