@@ -28,6 +28,8 @@ interface DiskCase {
   /** The sfdisk script; DISK is replaced by the file's path (logical partitions are named explicitly). */
   script: string;
   label: 'dos' | 'gpt';
+  /** dos: the same table with the last partition taking the rest of the disk, for sfdisk to make the grown table. */
+  grownScript?: string;
 }
 
 const CASES: DiskCase[] = [
@@ -36,6 +38,7 @@ const CASES: DiskCase[] = [
     label: 'dos',
     sizeBytes: 32 * MiB,
     script: 'label: dos\nlabel-id: 0x1234abcd\nstart=2048, size=8192, type=83, bootable\nsize=4096, type=7\nsize=4096, type=c\nsize=8192, type=82\n',
+    grownScript: 'label: dos\nlabel-id: 0x1234abcd\nstart=2048, size=8192, type=83, bootable\nsize=4096, type=7\nsize=4096, type=c\ntype=82\n',
   },
   {
     name: 'dos-logicals',
@@ -44,6 +47,9 @@ const CASES: DiskCase[] = [
     script:
       'label: dos\nlabel-id: 0xdeadbeef\nstart=2048, size=4096, type=83, bootable\nsize=4096, type=7\nstart=12288, type=5\n' +
       'DISK5 : size=4096, type=83\nDISK6 : size=8192, type=7, bootable\nDISK7 : size=2048, type=82\nDISK8 : size=6144, type=b\nDISK9 : size=4096, type=8e\n',
+    grownScript:
+      'label: dos\nlabel-id: 0xdeadbeef\nstart=2048, size=4096, type=83, bootable\nsize=4096, type=7\nstart=12288, type=5\n' +
+      'DISK5 : size=4096, type=83\nDISK6 : size=8192, type=7, bootable\nDISK7 : size=2048, type=82\nDISK8 : size=6144, type=b\nDISK9 : type=8e\n',
   },
   {
     name: 'dos-lba-extended-to-end',
@@ -51,6 +57,7 @@ const CASES: DiskCase[] = [
     sizeBytes: 48 * MiB,
     // Windows' extended type; the last logical reaches the end of the disk.
     script: 'label: dos\nlabel-id: 0x00c0ffee\nstart=63, size=4033, type=7, bootable\nstart=8192, type=f\nDISK5 : size=2048, type=7\nDISK6 : type=83\n',
+    grownScript: 'label: dos\nlabel-id: 0x00c0ffee\nstart=63, size=4033, type=7, bootable\nstart=8192, type=f\nDISK5 : size=2048, type=7\nDISK6 : type=83\n',
   },
   {
     name: 'gpt-named',
@@ -174,6 +181,17 @@ describe.each(CASES)('$name', (c) => {
     });
     expect(after.partitions).toEqual(expected);
     expect(plan.grown).toEqual({ number: last.number, fromSectors: last.sectorCount, toSectors: grownEnd - last.startLba + 1 });
+    if (c.grownScript) {
+      // sfdisk makes the grown table itself: every entry of the MBR and of each EBR (LBAs, sizes, CHS,
+      // the links' extents) must be what snapclone patched in.
+      const made = join(tmp.dir, `${c.name}.grown-by-sfdisk.img`);
+      await sfdiskCreate(made, size, c.grownScript.split('DISK').join(made));
+      for (const lba of [0, ...layout.regions.filter((r) => r.role === 'ebr').map((r) => r.lba)]) {
+        const ours = await readBytes(target, lba * 512 + 446, 64);
+        const theirs = await readBytes(made, lba * 512 + 446, 64);
+        expect({ lba, entries: Buffer.from(ours).toString('hex') }).toEqual({ lba, entries: Buffer.from(theirs).toString('hex') });
+      }
+    }
   });
 
   it('refuses a target too small for the partitions, before writing anything', async () => {
