@@ -206,11 +206,14 @@ function planGpt(layout: DiskLayout, targetSectors: number, options: ApplyOption
     throw new SnapcloneError('PT_LAYOUT_MISMATCH', 'the saved gpt layout lacks its MBR, primary header or entries');
   }
   const partitions = layout.partitions.map((p) => ({ ...p }));
-  if (targetSectors === diskSectors && !options.growLast && hasBackup) {
+  const header = decodeGptHeader(primaryHeader.bytes, ss);
+  const backupHeader = regionsOf(layout, 'gpt-backup-header')[0];
+  // Exact replay only when the saved copies point at each other; otherwise the headers are rewritten.
+  const consistent = hasBackup && backupHeader !== undefined && header.alternateLba === backupHeader.lba;
+  if (targetSectors === diskSectors && !options.growLast && consistent) {
     return { exactReplay: true, writes: layout.regions.map((r) => write(layout, r)), partitions, grown: undefined };
   }
 
-  const header = decodeGptHeader(primaryHeader.bytes, ss);
   const entrySectors = entryArraySectors(header.entryCount, header.entrySize, ss);
   const newLast = targetSectors - 1;
   const backupEntriesLba = newLast - entrySectors;

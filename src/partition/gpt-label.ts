@@ -151,7 +151,12 @@ export async function readGptLabel(ctx: ReadContext, pmbrBytes: Uint8Array): Pro
   }
 
   if (primary) {
-    const alt = primary.header.alternateLba;
+    let alt = primary.header.alternateLba;
+    if (alt <= primary.header.lastUsableLba) {
+      // A backup inside (or before) the usable area would be read over the primary or a partition.
+      ctx.warn('PT_GPT_BAD_ALTERNATE_LBA', `the primary GPT header puts its backup at sector ${alt}, inside the disk's usable sectors; the last sector is used instead`, ctx.byteOffsetOf(GPT_PRIMARY_LBA) + F.alternateLba);
+      alt = ctx.lastLba;
+    }
     if (alt > ctx.lastLba) {
       ctx.warn(
         'PT_GPT_BACKUP_MISSING',
@@ -220,7 +225,7 @@ export async function readGptLabel(ctx: ReadContext, pmbrBytes: Uint8Array): Pro
       entryCount: h.entryCount,
       entrySize: h.entrySize,
       hybridMbr,
-      backupHeaderLba: h.alternateLba,
+      backupHeaderLba: backup ? backup.header.myLba : h.alternateLba,
     },
   };
 }
@@ -316,7 +321,7 @@ function decodePartitions(ctx: ReadContext, copy: GptCopy): Partition[] {
 /** Checks the protective MBR; returns true for a hybrid MBR (other entries beside the 0xEE one). */
 function checkProtectiveMbr(ctx: ReadContext, pmbrBytes: Uint8Array): boolean {
   const mbr = decodeMbrSector(pmbrBytes);
-  let hybrid = false;
+  const hybrid = mbr.entries.some((e) => e.type !== TYPE_EMPTY && e.type !== TYPE_GPT_PROTECTIVE);
   for (const e of mbr.entries) {
     const at = entryByteOffset(e.slot);
     if (e.type === TYPE_GPT_PROTECTIVE) {
@@ -324,11 +329,10 @@ function checkProtectiveMbr(ctx: ReadContext, pmbrBytes: Uint8Array): boolean {
         ctx.warn('PT_GPT_PMBR_START', `the protective MBR entry starts at sector ${e.startLba}, not 1`, at);
       }
       const whole = Math.min(ctx.diskSectors - 1, MBR_MAX_U32);
+      // Hybrid MBRs need not cover the disk (libfdisk checks protective ones only).
       if (e.sectorCount !== whole && e.sectorCount !== MBR_MAX_U32 && !hybrid) {
         ctx.warn('PT_GPT_PMBR_SIZE', `the protective MBR entry covers ${e.sectorCount} sectors, not the disk's ${whole}`, at);
       }
-    } else if (e.type !== TYPE_EMPTY) {
-      hybrid = true;
     }
   }
   if (hybrid) {

@@ -95,8 +95,7 @@ export async function readLayout(disk: ReadAt, options: ReadLayoutOptions = {}):
     };
   }
   if (options.captureBootArea ?? true) {
-    const boot = await readBootArea(ctx, layout, options.maxBootAreaBytes ?? DEFAULT_MAX_BOOT_AREA_BYTES);
-    if (boot) layout.regions.push(boot);
+    layout.regions.push(...(await readBootArea(ctx, layout, options.maxBootAreaBytes ?? DEFAULT_MAX_BOOT_AREA_BYTES)));
   }
   layout.regions.sort((a, b) => a.lba - b.lba);
   return layout;
@@ -115,13 +114,6 @@ async function findGptHeader(disk: ReadAt): Promise<number | undefined> {
   return undefined;
 }
 
-/** Where the label's own sectors end: the boot area starts there. */
-export function tableEndLba(layout: DiskLayout): number {
-  if (layout.label === 'dos') return 1;
-  const entries = layout.regions.find((r) => r.role === 'gpt-primary-entries');
-  return entries ? entries.lba + entries.bytes.byteLength / layout.sectorSize : 2;
-}
-
 /** The first sector used by a partition or an EBR; the boot area ends before it. */
 export function firstUsedLba(layout: DiskLayout): number | undefined {
   let first: number | undefined;
@@ -130,36 +122,54 @@ export function firstUsedLba(layout: DiskLayout): number | undefined {
   return first;
 }
 
-/** [first, end) sectors of the boot area of `layout` on a disk of `diskSectors` sectors. */
-export function bootAreaSpan(layout: DiskLayout, diskSectors: number): { firstLba: number; endLba: number } {
-  const firstLba = tableEndLba(layout);
+/**
+ * The boot area: every sector from LBA 1 up to the first partition that no table region covers (for
+ * gpt, the sectors after the primary entries, and any gap between header and entries). Returns
+ * [first, end) runs in disk order.
+ */
+export function bootAreaSpans(layout: DiskLayout, diskSectors: number): { firstLba: number; endLba: number }[] {
   const firstUsed = firstUsedLba(layout);
   // Without partitions: up to the 1 MiB boundary tools align the first partition to, or the GPT's first usable sector.
   const fallback = layout.gpt ? layout.gpt.firstUsableLba : Math.floor((1024 * 1024) / layout.sectorSize);
   const endLba = Math.min(firstUsed ?? fallback, diskSectors);
-  return { firstLba, endLba: Math.max(firstLba, endLba) };
+  const covered = layout.regions
+    .map((r) => ({ firstLba: r.lba, endLba: r.lba + r.bytes.byteLength / layout.sectorSize }))
+    .sort((a, b) => a.firstLba - b.firstLba);
+  const spans: { firstLba: number; endLba: number }[] = [];
+  let at = 1;
+  for (const c of covered) {
+    if (c.firstLba >= endLba) break;
+    if (c.firstLba > at) spans.push({ firstLba: at, endLba: c.firstLba });
+    at = Math.max(at, c.endLba);
+  }
+  if (at < endLba) spans.push({ firstLba: at, endLba });
+  return spans;
 }
 
-async function readBootArea(ctx: ReadContext, layout: DiskLayout, maxBytes: number): Promise<LayoutRegion | undefined> {
-  const { firstLba, endLba } = bootAreaSpan(layout, ctx.diskSectors);
-  let sectorCount = endLba - firstLba;
-  if (sectorCount <= 0) return undefined;
-  const maxSectors = Math.floor(maxBytes / ctx.sectorSize);
-  if (sectorCount > maxSectors) {
-    ctx.warn(
-      'PT_BOOT_AREA_TRUNCATED',
-      `the gap before the first partition is ${sectorCount} sectors; only the first ${maxSectors} are kept`,
-      ctx.byteOffsetOf(firstLba + maxSectors),
-    );
-    sectorCount = maxSectors;
+async function readBootArea(ctx: ReadContext, layout: DiskLayout, maxBytes: number): Promise<LayoutRegion[]> {
+  let budgetSectors = Math.floor(maxBytes / ctx.sectorSize);
+  const regions: LayoutRegion[] = [];
+  for (const span of bootAreaSpans(layout, ctx.diskSectors)) {
+    let sectorCount = span.endLba - span.firstLba;
+    if (sectorCount > budgetSectors) {
+      ctx.warn(
+        'PT_BOOT_AREA_TRUNCATED',
+        `the gap before the first partition is larger than ${maxBytes} bytes; sectors ${span.firstLba + budgetSectors}-${span.endLba - 1} are not kept`,
+        ctx.byteOffsetOf(span.firstLba + budgetSectors),
+      );
+      sectorCount = budgetSectors;
+    }
+    if (sectorCount <= 0) break;
+    budgetSectors -= sectorCount;
+    const bytes = new Uint8Array(sectorCount * ctx.sectorSize);
+    const chunkSectors = Math.max(1, Math.floor(BOOT_AREA_CHUNK_BYTES / ctx.sectorSize));
+    for (let done = 0; done < sectorCount; done += chunkSectors) {
+      const count = Math.min(chunkSectors, sectorCount - done);
+      bytes.set(await ctx.readSectors(span.firstLba + done, count, 'the boot area'), done * ctx.sectorSize);
+    }
+    regions.push({ role: 'boot-area', lba: span.firstLba, bytes });
   }
-  const bytes = new Uint8Array(sectorCount * ctx.sectorSize);
-  const chunkSectors = Math.max(1, Math.floor(BOOT_AREA_CHUNK_BYTES / ctx.sectorSize));
-  for (let done = 0; done < sectorCount; done += chunkSectors) {
-    const count = Math.min(chunkSectors, sectorCount - done);
-    bytes.set(await ctx.readSectors(firstLba + done, count, 'the boot area'), done * ctx.sectorSize);
-  }
-  return { role: 'boot-area', lba: firstLba, bytes };
+  return regions;
 }
 
 /**

@@ -80,7 +80,6 @@ export function encodeSavedLayout(layout: DiskLayout, extra: { createdBy?: strin
     warnings: layout.warnings.map((w) => ({ code: w.code, message: w.message })),
     regions: layout.regions.map((r) => savedRegion(r, layout.sectorSize)),
   };
-  // One line per region run keeps the file readable and diffable; the header stays pretty.
   return new TextEncoder().encode(`${JSON.stringify(doc, null, 2)}\n`);
 }
 

@@ -274,6 +274,45 @@ describe('GPT', () => {
     expect(v.clean, v.output).toBe(true);
   });
 
+  it('a primary entry array away from LBA 2: the sectors between header and entries are kept as boot area', HOSTILE, async () => {
+    const moved = copy(gptImage);
+    moved.copyWithin(10 * 512, 2 * 512, 34 * 512);
+    moved.fill(0, 2 * 512, 10 * 512);
+    moved.set(new TextEncoder().encode('a loader between the header and the entries'), 3 * 512);
+    mutateHeader(moved, 'primary', (v) => v.setBigUint64(F.entriesLba, 10n, true));
+    const file = join(tmp.dir, 'entries-at-10.img');
+    await writeFile(file, moved);
+    const l = await readFileLayout(file);
+    expect(l.warnings).toEqual([]);
+    expect(l.regions.map((r) => [r.role, r.lba, r.bytes.byteLength / 512])).toEqual([
+      ['mbr', 0, 1],
+      ['gpt-primary-header', 1, 1],
+      ['boot-area', 2, 8],
+      ['gpt-primary-entries', 10, 32],
+      ['boot-area', 42, 2048 - 42],
+      ['gpt-backup-entries', 32735, 32],
+      ['gpt-backup-header', 32767, 1],
+    ]);
+    const target = join(tmp.dir, 'entries-at-10.applied.img');
+    await applyToBlankFile(await throughFile(l), target, moved.byteLength);
+    expect(Buffer.from(await readFile(target)).equals(Buffer.from(moved))).toBe(true);
+    expect((await sfdiskDump(target)).dump).toBe((await sfdiskDump(file)).dump);
+  });
+
+  it('a primary header whose AlternateLBA points into the disk gets its backup at the end', HOSTILE, async () => {
+    const bad = copy(gptImage);
+    mutateHeader(bad, 'primary', (v) => v.setBigUint64(F.alternateLba, 1n, true));
+    const l = await readLayout(new MemoryReadAt(bad));
+    expect(codes(l)).toEqual(['PT_GPT_BAD_ALTERNATE_LBA']);
+    expect(l.gpt!.backupHeaderLba).toBe(bad.byteLength / 512 - 1);
+    const plan = planApply(await throughFile(l), bad.byteLength);
+    expect(plan.exactReplay).toBe(false);
+    const target = join(tmp.dir, 'alternate.applied.img');
+    await applyToBlankFile(await throughFile(l), target, bad.byteLength);
+    const v = await sfdiskVerify(target);
+    expect(v.clean, v.output).toBe(true);
+  });
+
   it('a hybrid MBR is reported and kept as it is', HOSTILE, async () => {
     const bad = copy(gptImage);
     setEntry(bad, 0, 1, { type: 0x07, startLba: 2048, sectorCount: 2048 });
