@@ -79,6 +79,7 @@ describe('layout show', () => {
     const s = await runCli(['layout', 'show', '--sector-size', '999', dosDisk]);
     expect(s.status).toBe(2);
     expect(s.stderr).toContain('error PT_BAD_SECTOR_SIZE');
+    expect((await runCli(['layout', 'save', dosDisk])).status).toBe(2); // no -o
   });
 });
 

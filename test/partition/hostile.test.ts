@@ -196,7 +196,7 @@ describe('GPT', () => {
 
   it('damaged primary entries (entry array CRC) fall back to the backup too', HOSTILE, async () => {
     const bad = copy(gptImage);
-    bad[2 * 512 + 56] ^= 0x20; // a letter of partition 1's name
+    bad[2 * 512 + 56] = (bad[2 * 512 + 56] as number) ^ 0x20; // a letter of partition 1's name
     const l = await read(bad);
     expect(codes(l)).toEqual(['PT_GPT_PRIMARY_BAD']);
     expect(l.warnings[0]!.message).toContain('PT_GPT_ENTRIES_CRC');

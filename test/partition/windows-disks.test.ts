@@ -15,6 +15,8 @@ import { runCommand } from '../helpers/cli.js';
 import { sfdiskDump, sfdiskJson, sfdiskVerify } from '../helpers/sfdisk.js';
 import { applyToBlankFile, firstDifference, readBytes, readFileLayout, throughFile, toOracle } from '../helpers/layouts.js';
 import { decodeMbrSector } from '../../src/partition/mbr.js';
+import { findPartition, partitionReader, readLayout } from '../../src/partition/index.js';
+import { SourceFile } from '../../src/io/source-file.js';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 const files: Record<string, string> = {};
@@ -80,6 +82,17 @@ describe.skipIf(!HAVE_TESTDATA)('Windows-made disks', () => {
       if (p.kind !== 'extended') expect(p.sectorCount).toBe(Number(m[2]));
     }
     expect(rows.map((m) => Number(m[1]))).toEqual(l.partitions.map((p) => p.number));
+  });
+
+  it('a bare NTFS volume (the partition of the NTFS disk) is PT_NO_TABLE, not a bogus label', async () => {
+    const layout = await readFileLayout(files['ntfs']!);
+    const disk = await SourceFile.open(files['ntfs']!);
+    try {
+      const volume = partitionReader(disk, findPartition(layout, 1));
+      await expect(readLayout(volume)).rejects.toMatchObject({ code: 'PT_NO_TABLE', byteOffset: 462 });
+    } finally {
+      await disk.close();
+    }
   });
 
   it('keeps the VHD quirks: backup GPT one sector before the footer, protective MBR of 0xFFFFFFFF sectors', async () => {
