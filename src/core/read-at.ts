@@ -82,3 +82,24 @@ export class SliceReadAt implements ReadAt {
     return this.inner.readAt(n === target.byteLength ? target : target.subarray(0, n), this.startByte + byteOffset);
   }
 }
+
+/** The write counterpart of SliceReadAt: writes land at `startByte + byteOffset`, never outside the window. */
+export class SliceWriteAt implements WriteAt {
+  constructor(
+    private readonly inner: WriteAt,
+    readonly startByte: number,
+    readonly sizeBytes: number,
+  ) {}
+
+  async writeAt(source: Uint8Array, byteOffset: number): Promise<void> {
+    if (byteOffset < 0 || byteOffset + source.byteLength > this.sizeBytes) {
+      throw new SnapcloneError('IO_WRITE_OUT_OF_RANGE', 'write beyond the end of the partition', {
+        kind: 'io',
+        byteOffset: this.startByte + byteOffset,
+        expected: `at most ${this.sizeBytes} bytes from ${this.startByte}`,
+        actual: `${byteOffset + source.byteLength}`,
+      });
+    }
+    return this.inner.writeAt(source, this.startByte + byteOffset);
+  }
+}

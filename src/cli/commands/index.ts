@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerBzip2 } from './bzip2.js';
 import { registerKeygen } from './keygen.js';
+import { registerLayout } from './layout.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -12,4 +13,5 @@ export const COMMANDS: RegisterCommand[] = [
   registerBzip2,
   registerKeygen,
   registerAgent,
+  registerLayout,
 ];
