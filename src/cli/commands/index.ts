@@ -3,9 +3,11 @@
 
 import type { Command } from 'commander';
 import { registerBzip2 } from './bzip2.js';
+import { registerCleanup } from './cleanup.js';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const COMMANDS: RegisterCommand[] = [
   registerBzip2,
+  registerCleanup,
 ];
