@@ -3,7 +3,7 @@
 // journal knows about, and stale locks. Called at the start of every backup and by `snapclone
 // cleanup`. Spec: anchors.md §4 item 3 and §5 feature 1; prompts "Crash-safety primitives".
 
-import { appendFile, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, readdir, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isSnapcloneError, SnapcloneError } from '../core/errors.js';
 import { removeDmDevice } from '../lvm/dm-mappings.js';
@@ -15,6 +15,7 @@ import { currentOwner, isCurrentProcess, ownerLiveness, type ProcessOwner } from
 import { listJournalFiles } from './resource-journal.js';
 import { isLockFileName, lockPath, readLock, takeOverStaleLock, type LockRecord } from './source-lock.js';
 import { locksDir } from './state-dir.js';
+import { MAX_JOURNAL_BYTES, readSmallFile } from './read-small-file.js';
 
 export type LeftoverKind = 'snapshot' | 'mapping' | 'temp-dir' | 'lock' | 'journal';
 export type LeftoverOutcome = 'removed' | 'already-gone' | 'would-remove' | 'skipped' | 'failed';
@@ -116,7 +117,7 @@ class Recovery {
       let journal: ParsedJournal;
       let text: string;
       try {
-        text = await readFile(path, 'utf8');
+        text = await readSmallFile(path, MAX_JOURNAL_BYTES);
         journal = parseJournal(text, path);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // its run just finished

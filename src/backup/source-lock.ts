@@ -2,7 +2,7 @@
 // with its owner already written in it (written to a temporary file, then link(2)ed to the lock name,
 // which fails if the lock exists), and taken over when its owner is dead. Spec: prompts "per-source lock".
 
-import { link, open, readFile, rename, rm } from 'node:fs/promises';
+import { link, open, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SnapcloneError } from '../core/errors.js';
@@ -11,6 +11,7 @@ import { syncDirectory } from '../io/atomic-file.js';
 import { dmName } from '../lvm/lvm-names.js';
 import { currentOwner, ownerLiveness, parseOwner, type Liveness, type ProcessOwner } from './process-owner.js';
 import { locksDir } from './state-dir.js';
+import { MAX_LOCK_BYTES, readSmallFile } from './read-small-file.js';
 
 export interface LockRecord {
   owner: ProcessOwner;
@@ -44,9 +45,11 @@ export function isLockFileName(name: string): boolean {
 export async function readLock(path: string): Promise<LockRecord | 'unreadable' | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readSmallFile(path, MAX_LOCK_BYTES);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'SET_STATE_FILE_TOO_LARGE') return 'unreadable';
     throw ioError(e, path, 'read the lock');
   }
   return parseLockRecord(text) ?? 'unreadable';
@@ -146,7 +149,7 @@ export async function takeOverStaleLock(path: string, stale: LockRecord): Promis
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw ioError(e, path, 'move a stale lock aside');
   }
-  const moved = parseLockRecord(await readFile(aside, 'utf8').catch(() => ''));
+  const moved = parseLockRecord(await readSmallFile(aside, MAX_LOCK_BYTES).catch(() => ''));
   const same =
     moved !== undefined &&
     moved.owner.pid === stale.owner.pid &&
@@ -166,7 +169,7 @@ function makeLock(path: string, record: LockRecord, text: string): SourceLock {
       if (released) return;
       released = true;
       // Only remove the lock if it is still ours (a cleanup may have judged us dead on a pid clash).
-      const current = await readFile(path, 'utf8').catch(() => undefined);
+      const current = await readSmallFile(path, MAX_LOCK_BYTES).catch(() => undefined);
       if (current === text) await rm(path, { force: true });
     },
   };

@@ -2,7 +2,7 @@
 // the real lvm2 (whose VGs do not exist here, so snapshots listed in journals are "already gone").
 // The same recovery against real snapshots runs in the VM (test/e2e/lvm.test.ts).
 
-import { appendFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recoverLeftovers, type LeftoverAction } from '../../src/backup/recover-leftovers.js';
@@ -109,6 +109,15 @@ describe('recoverLeftovers', () => {
     expect(report.failedCount).toBe(1);
     expect(report.actions[0]).toMatchObject({ kind: 'journal', target: bad, outcome: 'failed', code: 'SET_JOURNAL_CORRUPT' });
     expect(await exists(bad)).toBe(true);
+  });
+
+  it('refuses to read a journal larger than any journal can be', async () => {
+    const state = join(dir, 'state');
+    const huge = join(journalsDir(state), 'huge.jsonl');
+    await writeFile(huge, '');
+    await truncate(huge, 1 << 30); // sparse
+    const report = await recoverLeftovers(state, { lvm });
+    expect(report.actions).toEqual([expect.objectContaining({ kind: 'journal', target: huge, outcome: 'failed', code: 'SET_STATE_FILE_TOO_LARGE' })]);
   });
 
   it('removes half-made lock files of dead processes, not of live ones', async () => {

@@ -1,7 +1,7 @@
 // The per-source lock, with real other processes holding it and really dying.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { chmod, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -122,6 +122,8 @@ describe('acquireSourceLock', () => {
     expect(e.code).toBe('SET_LOCKED');
     expect(e.message).toContain('elsewhere');
     await writeFile(path, 'garbage');
+    expect((await refusal(acquireSourceLock(dir, 'vg0', 'web', 'backup'))).code).toBe('SET_LOCK_UNREADABLE');
+    await truncate(path, 1 << 30); // sparse: refused by its size, never read into memory
     expect((await refusal(acquireSourceLock(dir, 'vg0', 'web', 'backup'))).code).toBe('SET_LOCK_UNREADABLE');
   });
 
