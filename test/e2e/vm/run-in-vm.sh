@@ -18,8 +18,9 @@
 # Exit status: the job's own; 124 when the VM did not finish within VM_TIMEOUT seconds (default 600);
 # 125 when the VM could not be prepared or started (the reason is printed on stderr).
 #
-# Environment: VM_CACHE (default /var/cache/run-in-vm) holds the kernel, downloaded once from the
-# Debian mirror; VM_TIMEOUT; VM_MEM in MiB (default 1024); VM_CPUS (default 1).
+# Environment: VM_CACHE holds the kernel, downloaded once from the Debian mirror (default
+# /var/cache/run-in-vm as root, ~/.cache/run-in-vm otherwise); VM_TIMEOUT; VM_MEM in MiB (default
+# 1024); VM_CPUS (default 1). Root is not needed on the host: the job runs as root inside the VM.
 # Needs Debian's qemu-system-x86 busybox-static cpio kmod (and lvm2, kpartx for the jobs); as root,
 # missing ones are installed with apt-get.
 set -euo pipefail
@@ -36,7 +37,7 @@ work=$(readlink -f "${2:-$(dirname "$job")}")
 case $job in "$work"/*) ;; *) fail "the job ($job) must lie inside WORKDIR ($work)" ;; esac
 # The kernel command line carries both paths: no spaces allowed there.
 case "$job$work" in *[[:space:]]*) fail "the job and WORKDIR paths must not contain spaces" ;; esac
-cache=${VM_CACHE:-/var/cache/run-in-vm}
+if [[ $(id -u) == 0 ]]; then cache=${VM_CACHE:-/var/cache/run-in-vm}; else cache=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/run-in-vm}; fi
 timeout_s=${VM_TIMEOUT:-600}
 mem_mib=${VM_MEM:-1024}
 # One vCPU by default: on a busy two-core host, two TCG vCPUs made LVM commands 2-5x slower (measured).
