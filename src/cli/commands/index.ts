@@ -6,6 +6,7 @@ import { registerAgent } from './agent.js';
 import { registerBzip2 } from './bzip2.js';
 import { registerKeygen } from './keygen.js';
 import { registerLayout } from './layout.js';
+import { registerCleanup } from './cleanup.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -14,4 +15,5 @@ export const COMMANDS: RegisterCommand[] = [
   registerKeygen,
   registerAgent,
   registerLayout,
+  registerCleanup,
 ];
