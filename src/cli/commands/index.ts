@@ -3,9 +3,15 @@
 
 import type { Command } from 'commander';
 import { registerBzip2 } from './bzip2.js';
+import { registerInfo } from './info.js';
+import { registerRestoreImage } from './restore-image.js';
+import { registerSaveImage } from './save-image.js';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const COMMANDS: RegisterCommand[] = [
   registerBzip2,
+  registerSaveImage,
+  registerRestoreImage,
+  registerInfo,
 ];

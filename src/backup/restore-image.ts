@@ -1,0 +1,116 @@
+// restore-image orchestration: decode an ntfsclone image from any byte stream (file, stdin, a
+// decompressor) and write it to a RestoreTarget in large contiguous writes.
+// Spec: /work/shared/spec/ntfsclone-format.md §5.
+
+import { SnapcloneError, type WarnFn } from '../core/errors.js';
+import { silentProgress, type Progress } from '../core/progress.js';
+import { ImageDecoder, type DecodeSummary } from '../image/image-decoder.js';
+import type { ImageHeader } from '../image/image-header.js';
+import type { RestoreTarget } from '../io/restore-target.js';
+
+/** Contiguous data is gathered into writes of up to this many bytes. */
+const WRITE_BYTES = 4 * 1024 * 1024;
+
+export interface RestoreImageOptions {
+  progress?: Progress;
+  onWarning?: WarnFn;
+  /** Called with the header as soon as it is decoded (before any write). */
+  onHeader?: (h: ImageHeader) => void;
+}
+
+type Step = { kind: 'write'; offset: number; bytes: Uint8Array } | { kind: 'skip'; offset: number };
+
+/**
+ * Restores the image read from `input` onto `target`, then finishes it (or aborts it on error).
+ * Stops reading once the last cluster is restored, as ntfsclone does.
+ */
+export async function restoreImage(
+  input: AsyncIterable<Uint8Array>,
+  target: RestoreTarget,
+  options: RestoreImageOptions = {},
+): Promise<DecodeSummary> {
+  const progress = options.progress ?? silentProgress;
+  const steps: Step[] = [];
+  let buffer = new Uint8Array(0);
+  let bufferStart = 0;
+  let bufferLength = 0;
+  let header: ImageHeader | undefined;
+  let restoredBytes = 0;
+
+  const flush = (): void => {
+    if (bufferLength > 0) steps.push({ kind: 'write', offset: bufferStart, bytes: buffer.subarray(0, bufferLength) });
+    buffer = new Uint8Array(0);
+    bufferLength = 0;
+  };
+  const decoder = new ImageDecoder(
+    {
+      header(h) {
+        header = h;
+      },
+      data(offset, bytes) {
+        if (bufferLength > 0 && offset === bufferStart + bufferLength && bufferLength + bytes.byteLength <= buffer.byteLength) {
+          buffer.set(bytes, bufferLength);
+          bufferLength += bytes.byteLength;
+          return;
+        }
+        flush();
+        buffer = new Uint8Array(Math.max(WRITE_BYTES, bytes.byteLength));
+        buffer.set(bytes, 0);
+        bufferStart = offset;
+        bufferLength = bytes.byteLength;
+      },
+      gap(_clusters, toCluster) {
+        flush();
+        steps.push({ kind: 'skip', offset: toCluster * (header as ImageHeader).cluster_size });
+      },
+    },
+    options.onWarning,
+  );
+
+  let begun = false;
+  try {
+    for await (const chunk of input) {
+      decoder.push(chunk);
+      if (!begun && header) {
+        begun = true;
+        options.onHeader?.(header);
+        await target.begin({ clusterSize: header.cluster_size, nrClusters: header.nr_clusters });
+        progress.begin('Restoring the image', header.inuse * header.cluster_size + Math.min(header.cluster_size, header.device_size - header.nr_clusters * header.cluster_size));
+      }
+      // Keep filling the current write buffer across input chunks; write what is complete.
+      if (decoder.done) flush();
+      for (const s of steps) {
+        if (s.kind === 'write') {
+          await target.write(s.bytes, s.offset);
+          restoredBytes += s.bytes.byteLength;
+          progress.update(restoredBytes);
+        } else {
+          await target.skipTo(s.offset);
+        }
+      }
+      steps.length = 0;
+      if (decoder.done) break;
+    }
+    flush();
+    const summary = decoder.end();
+    for (const s of steps) {
+      if (s.kind === 'write') {
+        await target.write(s.bytes, s.offset);
+        restoredBytes += s.bytes.byteLength;
+      } else {
+        await target.skipTo(s.offset);
+      }
+    }
+    steps.length = 0;
+    if (!begun) {
+      throw new SnapcloneError('IMG_TRUNCATED', 'the image is empty', { byteOffset: 0, expected: 'an ntfsclone image header', actual: 'no bytes' });
+    }
+    progress.update(restoredBytes);
+    progress.end();
+    await target.finish();
+    return summary;
+  } catch (e) {
+    await target.abort();
+    throw e;
+  }
+}

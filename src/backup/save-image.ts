@@ -1,0 +1,107 @@
+// save-image orchestration: open an NTFS source (file or block device), run ntfsclone's checks
+// (mounted read-write, dirty flag, NTFS version, device size, MFT walk against $Bitmap), then
+// produce the image as a stream of chunks that a caller writes to a file, stdout or a compressor.
+// Spec: /work/shared/spec/ntfsclone-format.md §3 (save set) and §4 (checks, in ntfsclone's order).
+
+import { Readable } from 'node:stream';
+import { SnapcloneError } from '../core/errors.js';
+import { silentProgress, type Progress } from '../core/progress.js';
+import { encodeImage, imageSizeBytes, type ImageGeometry } from '../image/image-encoder.js';
+import { computeSaveSet, type SaveSet } from '../ntfs/cluster-accounting.js';
+import type { BootSector } from '../ntfs/boot-sector.js';
+import { NtfsVolume, type VolumeInformation } from '../ntfs/volume.js';
+import { refuseMountedReadWrite } from '../io/mount-check.js';
+import { SourceFile } from '../io/source-file.js';
+
+export interface SaveImageOptions {
+  /** Save a volume flagged dirty (ntfsclone's --force). */
+  force?: boolean;
+  /** Walk the MFT and compare with $Bitmap before saving, as ntfsclone does (default true). */
+  checkConsistency?: boolean;
+  progress?: Progress;
+}
+
+export interface PreparedSave {
+  sourcePath: string;
+  /** device_size: the exact size of the source file or device. */
+  deviceBytes: number;
+  boot: BootSector;
+  volumeInfo: VolumeInformation;
+  saveSet: SaveSet;
+  geometry: ImageGeometry;
+  /** Exact size of the image that chunks() produces. */
+  imageBytes: number;
+  /** The image, in large chunks. Call once. */
+  chunks(progress?: Progress): AsyncGenerator<Uint8Array>;
+  /** The same as a byte stream with a small read-ahead (reads overlap writes). */
+  stream(progress?: Progress): Readable;
+  close(): Promise<void>;
+}
+
+/** NTFS versions ntfsclone accepts (anything else: "Unknown NTFS version"). */
+export function isSupportedNtfsVersion(major: number, minor: number): boolean {
+  return (major === 1 && (minor === 1 || minor === 2)) || major === 2 || (major === 3 && (minor === 0 || minor === 1));
+}
+
+/**
+ * Opens `sourcePath` and runs every check ntfsclone runs before it writes anything. Nothing is
+ * written here; the caller creates the output only after this succeeded.
+ */
+export async function prepareSave(sourcePath: string, options: SaveImageOptions = {}): Promise<PreparedSave> {
+  await refuseMountedReadWrite(sourcePath);
+  const source = await SourceFile.open(sourcePath);
+  try {
+    const volume = await NtfsVolume.open(source, source.sizeBytes).catch((e: unknown) => {
+      throw e instanceof SnapcloneError ? e.withPath(sourcePath) : e;
+    });
+    const volumeInfo = await volume.volumeInformation();
+    if (volumeInfo.dirty && !options.force) {
+      throw new SnapcloneError('NTFS_DIRTY', `volume ${sourcePath} is scheduled for a check or was shut down uncleanly`, {
+        kind: 'refused',
+        path: sourcePath,
+        expected: 'volume flag 0x0001 (dirty) clear',
+        actual: `flags 0x${volumeInfo.flags.toString(16).padStart(4, '0')}`,
+        hint: 'boot Windows (or run chkdsk /f) so it is checked and closed cleanly, or use --force to save it anyway',
+      });
+    }
+    if (!isSupportedNtfsVersion(volumeInfo.majorVersion, volumeInfo.minorVersion)) {
+      throw new SnapcloneError('NTFS_UNSUPPORTED_VERSION', `unknown NTFS version ${volumeInfo.majorVersion}.${volumeInfo.minorVersion}`, {
+        path: sourcePath,
+        expected: '1.1, 1.2, 2.x, 3.0 or 3.1',
+        actual: `${volumeInfo.majorVersion}.${volumeInfo.minorVersion}`,
+      });
+    }
+    const saveSet = await computeSaveSet(volume, {
+      checkConsistency: options.checkConsistency ?? true,
+      progress: options.progress,
+    }).catch((e: unknown) => {
+      throw e instanceof SnapcloneError ? e.withPath(sourcePath) : e;
+    });
+    const geometry: ImageGeometry = {
+      clusterSize: volume.clusterSize,
+      nrClusters: volume.nrClusters,
+      deviceSize: source.sizeBytes,
+    };
+    let used = false;
+    const chunks = (progress: Progress = silentProgress): AsyncGenerator<Uint8Array> => {
+      if (used) throw new SnapcloneError('IMG_ALREADY_STREAMED', 'the image of a prepared save can be produced once', { kind: 'internal' });
+      used = true;
+      return encodeImage(source, geometry, saveSet.bitmap, saveSet.inuse, { progress });
+    };
+    return {
+      sourcePath,
+      deviceBytes: source.sizeBytes,
+      boot: volume.boot,
+      volumeInfo,
+      saveSet,
+      geometry,
+      imageBytes: imageSizeBytes(geometry, saveSet.bitmap),
+      chunks,
+      stream: (progress?: Progress) => Readable.from(chunks(progress), { objectMode: false, highWaterMark: 8 * 1024 * 1024 }),
+      close: () => source.close(),
+    };
+  } catch (e) {
+    await source.close();
+    throw e;
+  }
+}

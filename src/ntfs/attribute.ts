@@ -1,0 +1,169 @@
+// Attribute records inside an MFT record: the common header, resident values and non-resident
+// headers (VCN range, sizes, mapping pairs). Every length and offset is checked against the record.
+// Spec: /work/shared/spec/ntfsclone-format.md §3 (attributes the walk and the $Bitmap reader use).
+
+import { viewOf } from '../core/bytes.js';
+import { SnapcloneError } from '../core/errors.js';
+import type { MftRecordHeader } from './mft-record.js';
+
+// Common header.
+const OFF_TYPE = 0x00; //             le32, 0xFFFFFFFF ends the list
+const OFF_LENGTH = 0x04; //           le32
+const OFF_NON_RESIDENT = 0x08; //     u8
+const OFF_NAME_LENGTH = 0x09; //      u8, UTF-16 units
+const OFF_NAME_OFFSET = 0x0a; //      le16
+const OFF_FLAGS = 0x0c; //            le16
+const OFF_INSTANCE = 0x0e; //         le16
+// Resident.
+const OFF_VALUE_LENGTH = 0x10; //     le32
+const OFF_VALUE_OFFSET = 0x14; //     le16
+const RESIDENT_HEADER_BYTES = 0x18;
+// Non-resident.
+const OFF_LOWEST_VCN = 0x10; //       le64
+const OFF_HIGHEST_VCN = 0x18; //      le64
+const OFF_MAPPING_PAIRS_OFFSET = 0x20; // le16
+const OFF_COMPRESSION_UNIT = 0x22; // u8
+const OFF_ALLOCATED_SIZE = 0x28; //   le64
+const OFF_DATA_SIZE = 0x30; //        le64
+const OFF_INITIALIZED_SIZE = 0x38; // le64
+const NON_RESIDENT_HEADER_BYTES = 0x40;
+
+export const AT_STANDARD_INFORMATION = 0x10;
+export const AT_ATTRIBUTE_LIST = 0x20;
+export const AT_FILE_NAME = 0x30;
+export const AT_VOLUME_INFORMATION = 0x70;
+export const AT_DATA = 0x80;
+export const AT_END = 0xffffffff;
+
+export interface AttributeRecord {
+  type: number;
+  name: string;
+  nonResident: boolean;
+  flags: number;
+  instance: number;
+  /** Offset of the attribute inside its record. */
+  recordOffset: number;
+  length: number;
+  /** Resident only: the value's offset inside the record and its length. */
+  valueOffset: number;
+  valueLength: number;
+  /** Non-resident only. */
+  lowestVcn: number;
+  highestVcn: number;
+  /** Offset inside the record of the mapping pairs, and of the attribute's end. */
+  mappingPairsOffset: number;
+  compressionUnit: number;
+  allocatedSize: number;
+  dataSize: number;
+  initializedSize: number;
+}
+
+function attrError(
+  recordNumber: number,
+  message: string,
+  byteOffset: number,
+  expected: unknown,
+  actual: unknown,
+): SnapcloneError {
+  return new SnapcloneError('NTFS_BAD_ATTRIBUTE', `MFT record ${recordNumber}: ${message}`, {
+    byteOffset,
+    expected,
+    actual,
+    hint: 'the MFT record is damaged: run chkdsk /f on Windows',
+  });
+}
+
+function readSize(view: DataView, off: number, recordNumber: number, base: number, what: string): number {
+  const v = view.getBigInt64(off, true);
+  if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw attrError(recordNumber, `${what} is out of range`, base + off, `0 .. ${Number.MAX_SAFE_INTEGER}`, v);
+  }
+  return Number(v);
+}
+
+/**
+ * Lists the attributes of a record whose fixups are applied. `volumeByteOffset` is where the
+ * record sits on the volume, for error messages.
+ */
+export function readAttributes(record: Uint8Array, header: MftRecordHeader, volumeByteOffset: number): AttributeRecord[] {
+  const view = viewOf(record);
+  const out: AttributeRecord[] = [];
+  const end = header.bytesInUse;
+  const rn = header.recordNumber;
+  let pos = header.attrsOffset;
+  for (;;) {
+    if (pos + 4 > end) {
+      throw attrError(rn, 'the attribute list runs past the bytes in use', volumeByteOffset + pos, `an end marker before ${end}`, 'none');
+    }
+    const type = view.getUint32(pos + OFF_TYPE, true);
+    if (type === AT_END) return out;
+    if (pos + RESIDENT_HEADER_BYTES > end) {
+      throw attrError(rn, 'an attribute header runs past the bytes in use', volumeByteOffset + pos, `${RESIDENT_HEADER_BYTES} bytes before ${end}`, end - pos);
+    }
+    const length = view.getUint32(pos + OFF_LENGTH, true);
+    const nonResident = view.getUint8(pos + OFF_NON_RESIDENT) !== 0;
+    const minLength = nonResident ? NON_RESIDENT_HEADER_BYTES : RESIDENT_HEADER_BYTES;
+    if (length < minLength || length % 8 !== 0 || pos + length > end) {
+      throw attrError(rn, `attribute 0x${type.toString(16)} has an invalid length`, volumeByteOffset + pos + OFF_LENGTH, `a multiple of 8 from ${minLength} to ${end - pos}`, length);
+    }
+    const nameLength = view.getUint8(pos + OFF_NAME_LENGTH);
+    const nameOffset = view.getUint16(pos + OFF_NAME_OFFSET, true);
+    if (nameLength > 0 && nameOffset + nameLength * 2 > length) {
+      throw attrError(rn, `attribute 0x${type.toString(16)} has its name outside it`, volumeByteOffset + pos + OFF_NAME_OFFSET, `name within ${length} bytes`, `${nameLength} units at ${nameOffset}`);
+    }
+    let name = '';
+    for (let i = 0; i < nameLength; i++) name += String.fromCharCode(view.getUint16(pos + nameOffset + i * 2, true));
+    const a: AttributeRecord = {
+      type,
+      name,
+      nonResident,
+      flags: view.getUint16(pos + OFF_FLAGS, true),
+      instance: view.getUint16(pos + OFF_INSTANCE, true),
+      recordOffset: pos,
+      length,
+      valueOffset: 0,
+      valueLength: 0,
+      lowestVcn: 0,
+      highestVcn: -1,
+      mappingPairsOffset: 0,
+      compressionUnit: 0,
+      allocatedSize: 0,
+      dataSize: 0,
+      initializedSize: 0,
+    };
+    if (!nonResident) {
+      const valueLength = view.getUint32(pos + OFF_VALUE_LENGTH, true);
+      const valueOffset = view.getUint16(pos + OFF_VALUE_OFFSET, true);
+      if (valueOffset + valueLength > length || (valueLength > 0 && valueOffset < RESIDENT_HEADER_BYTES)) {
+        throw attrError(rn, `resident attribute 0x${type.toString(16)} has its value outside it`, volumeByteOffset + pos + OFF_VALUE_LENGTH, `value within ${length} bytes`, `${valueLength} bytes at ${valueOffset}`);
+      }
+      a.valueOffset = pos + valueOffset;
+      a.valueLength = valueLength;
+    } else {
+      const base = volumeByteOffset + pos;
+      const lowest = view.getBigInt64(pos + OFF_LOWEST_VCN, true);
+      const highest = view.getBigInt64(pos + OFF_HIGHEST_VCN, true);
+      if (lowest < 0n || lowest > BigInt(Number.MAX_SAFE_INTEGER) || highest < -1n || highest > BigInt(Number.MAX_SAFE_INTEGER) || highest < lowest - 1n) {
+        throw attrError(rn, `attribute 0x${type.toString(16)} has an invalid VCN range`, base + OFF_LOWEST_VCN, 'lowest_vcn >= 0, highest_vcn >= lowest_vcn - 1', `${lowest}..${highest}`);
+      }
+      const mpo = view.getUint16(pos + OFF_MAPPING_PAIRS_OFFSET, true);
+      if (mpo < NON_RESIDENT_HEADER_BYTES || mpo >= length) {
+        throw attrError(rn, `attribute 0x${type.toString(16)} has its mapping pairs outside it`, base + OFF_MAPPING_PAIRS_OFFSET, `${NON_RESIDENT_HEADER_BYTES} .. ${length - 1}`, mpo);
+      }
+      a.lowestVcn = Number(lowest);
+      a.highestVcn = Number(highest);
+      a.mappingPairsOffset = pos + mpo;
+      a.compressionUnit = view.getUint8(pos + OFF_COMPRESSION_UNIT);
+      a.allocatedSize = readSize(view, pos + OFF_ALLOCATED_SIZE, rn, volumeByteOffset, 'allocated size');
+      a.dataSize = readSize(view, pos + OFF_DATA_SIZE, rn, volumeByteOffset, 'data size');
+      a.initializedSize = readSize(view, pos + OFF_INITIALIZED_SIZE, rn, volumeByteOffset, 'initialized size');
+    }
+    out.push(a);
+    pos += length;
+  }
+}
+
+/** The first attribute of `type` and `name` in a list (for records without $ATTRIBUTE_LIST). */
+export function findAttribute(attrs: AttributeRecord[], type: number, name = ''): AttributeRecord | undefined {
+  return attrs.find((a) => a.type === type && a.name === name);
+}
