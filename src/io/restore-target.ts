@@ -5,7 +5,6 @@
 
 import { constants, type FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { SnapcloneError } from '../core/errors.js';
 import { createAtomicFile, type AtomicFile } from './atomic-file.js';
@@ -181,7 +180,15 @@ export class StreamRestoreTarget implements RestoreTarget {
   private async put(bytes: Uint8Array): Promise<void> {
     if (this.failure) throw ioError(this.failure, this.description, 'write to');
     if (!this.stream.write(bytes)) {
-      await Promise.race([once(this.stream, 'drain'), once(this.stream, 'close')]);
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.stream.off('drain', done);
+          this.stream.off('close', done);
+          resolve();
+        };
+        this.stream.on('drain', done);
+        this.stream.on('close', done);
+      });
       if (this.failure) throw ioError(this.failure, this.description, 'write to');
     }
     this.position += bytes.byteLength;
