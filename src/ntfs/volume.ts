@@ -99,6 +99,16 @@ export class NtfsVolume {
       first.runs = pieces.flatMap((p) => decodeRunsOf(p.record, p.attr, boot.nrClusters));
       checkContiguousVcns(first.runs, '$MFT', mft0Offset);
     }
+    // $MFT may not have holes, and its runs must hold what it claims to hold: this also bounds
+    // the walk by the size of the volume, whatever the sizes in record 0 say.
+    const mappedBytes = first.runs.reduce((n, r) => n + r.length, 0) * boot.clusterSize;
+    if (first.runs.some((r) => r.lcn < 0) || first.initializedSize > mappedBytes) {
+      throw new SnapcloneError('NTFS_BAD_MFT', '$MFT has holes or is shorter than its initialized size', {
+        byteOffset: mft0Offset,
+        expected: `runs without holes covering ${first.initializedSize} bytes`,
+        actual: `${mappedBytes} bytes mapped${first.runs.some((r) => r.lcn < 0) ? ', with holes' : ''}`,
+      });
+    }
     if (first.initializedSize > first.dataSize || first.initializedSize < SYSTEM_RECORDS * boot.mftRecordSize) {
       throw new SnapcloneError('NTFS_BAD_MFT', '$MFT is too small or its sizes are inconsistent', {
         byteOffset: mft0Offset,
