@@ -5,7 +5,7 @@
 // gap count are ever buffered. Spec: /work/shared/spec/ntfsclone-format.md §1, §2 and §5.
 
 import { SnapcloneError, type WarnFn } from '../core/errors.js';
-import { clusterDataLength, decodeImageHeader, IMAGE_HDR_BYTES, type ImageHeader } from './image-header.js';
+import { clusterDataLength, decodeImageHeader, IMAGE_HDR_BYTES, IMAGE_MAGIC, type ImageHeader } from './image-header.js';
 import { CMD_GAP, CMD_NEXT } from './image-encoder.js';
 
 export interface ImageSink {
@@ -88,6 +88,11 @@ export class ImageDecoder {
         case State.Header: {
           const take = Math.min(n - i, IMAGE_HDR_BYTES - this.headerFill);
           this.headerBytes.set(chunk.subarray(i, i + take), this.headerFill);
+          // Say "not an image" as soon as a magic byte differs, even if the input is shorter
+          // than a header (a bzip2 file, a raw volume piped by mistake).
+          for (let k = this.headerFill; k < Math.min(this.headerFill + take, IMAGE_MAGIC.byteLength); k++) {
+            if (this.headerBytes[k] !== IMAGE_MAGIC[k]) decodeImageHeader(this.headerBytes);
+          }
           this.headerFill += take;
           i += take;
           if (this.headerFill === IMAGE_HDR_BYTES) {

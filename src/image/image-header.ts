@@ -60,26 +60,28 @@ export function looksLikeImage(bytes: Uint8Array): boolean {
   return true;
 }
 
+function badMagic(bytes: Uint8Array): SnapcloneError {
+  const bz = bytes[0] === 0x42 && bytes[1] === 0x5a && bytes[2] === 0x68;
+  return new SnapcloneError('IMG_BAD_MAGIC', 'not an ntfsclone image (invalid magic)', {
+    byteOffset: OFF_MAGIC,
+    expected: 'NUL "ntfsclone-image"',
+    actual: bz ? 'bzip2 data ("BZh")' : JSON.stringify(String.fromCharCode(...bytes.subarray(0, 16)).replace(/[^\x20-\x7e]/g, '.')),
+    hint: bz ? 'the image is bzip2-compressed: decompress it first (bunzip2 -c IMAGE | snapclone restore-image - TARGET)' : undefined,
+  });
+}
+
 /**
  * Decodes the first IMAGE_HDR_BYTES bytes of an image. Checks what ntfsclone checks (magic, major
  * version 10) and what it should: a cluster size that is a power of two up to 2 MiB, a cluster
  * count that keeps byte offsets exact, a device that holds the volume's clusters.
  */
 export function decodeImageHeader(bytes: Uint8Array): ImageHeader {
+  if (!looksLikeImage(bytes) && bytes.byteLength >= IMAGE_MAGIC.byteLength) throw badMagic(bytes);
   if (bytes.byteLength < IMAGE_HDR_BYTES) {
     throw new SnapcloneError('IMG_TRUNCATED', 'the image ends inside its header', {
       byteOffset: bytes.byteLength,
       expected: `${IMAGE_HDR_BYTES} header bytes`,
       actual: `${bytes.byteLength} bytes`,
-    });
-  }
-  if (!looksLikeImage(bytes)) {
-    const bz = bytes[0] === 0x42 && bytes[1] === 0x5a && bytes[2] === 0x68;
-    throw new SnapcloneError('IMG_BAD_MAGIC', 'not an ntfsclone image (invalid magic)', {
-      byteOffset: OFF_MAGIC,
-      expected: 'NUL "ntfsclone-image"',
-      actual: bz ? 'bzip2 data ("BZh")' : JSON.stringify(String.fromCharCode(...bytes.subarray(0, 16)).replace(/[^\x20-\x7e]/g, '.')),
-      hint: bz ? 'the image is bzip2-compressed: decompress it first (bunzip2 -c IMAGE | snapclone restore-image - TARGET)' : undefined,
     });
   }
   const view = viewOf(bytes);
