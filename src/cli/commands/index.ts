@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { registerBzip2 } from './bzip2.js';
+import { registerDemo } from './demo.js';
 import { registerInfo } from './info.js';
 import { registerRestoreImage } from './restore-image.js';
 import { registerSaveImage } from './save-image.js';
@@ -14,4 +15,5 @@ export const COMMANDS: RegisterCommand[] = [
   registerSaveImage,
   registerRestoreImage,
   registerInfo,
+  registerDemo,
 ];
