@@ -9,7 +9,9 @@ import type { ImageHeader } from '../image/image-header.js';
 import type { RestoreTarget } from '../io/restore-target.js';
 
 /** Contiguous data is gathered into writes of up to this many bytes. */
-const WRITE_BYTES = 4 * 1024 * 1024;
+const WRITE_BYTES = 1024 * 1024;
+/** Writes a positional target may have pending at once. */
+const MAX_WRITES_IN_FLIGHT = 4;
 
 export interface RestoreImageOptions {
   progress?: Progress;
@@ -67,6 +69,33 @@ export async function restoreImage(
     options.onWarning,
   );
 
+  // Positional targets take several writes at once (they land at different offsets), so the
+  // next input chunk is decoded while earlier writes are still in the kernel; streams are serial.
+  const maxInFlight = target.positional ? MAX_WRITES_IN_FLIGHT : 1;
+  const inFlight: Promise<void>[] = [];
+  let failure: unknown;
+  const issueWrite = async (bytes: Uint8Array, offset: number): Promise<void> => {
+    if (inFlight.length >= maxInFlight) await inFlight.shift();
+    if (failure) throw failure;
+    const p = target.write(bytes, offset).catch((e: unknown) => {
+      failure ??= e;
+    });
+    inFlight.push(p);
+    restoredBytes += bytes.byteLength;
+    progress.update(restoredBytes);
+  };
+  const drain = async (): Promise<void> => {
+    await Promise.all(inFlight.splice(0));
+    if (failure) throw failure;
+  };
+  const run = async (s: Step): Promise<void> => {
+    if (s.kind === 'write') await issueWrite(s.bytes, s.offset);
+    else {
+      if (!target.positional) await drain();
+      await target.skipTo(s.offset);
+    }
+  };
+
   let begun = false;
   try {
     for await (const chunk of input) {
@@ -79,29 +108,15 @@ export async function restoreImage(
       }
       // Keep filling the current write buffer across input chunks; write what is complete.
       if (decoder.done) flush();
-      for (const s of steps) {
-        if (s.kind === 'write') {
-          await target.write(s.bytes, s.offset);
-          restoredBytes += s.bytes.byteLength;
-          progress.update(restoredBytes);
-        } else {
-          await target.skipTo(s.offset);
-        }
-      }
+      for (const s of steps) await run(s);
       steps.length = 0;
       if (decoder.done) break;
     }
     flush();
     const summary = decoder.end();
-    for (const s of steps) {
-      if (s.kind === 'write') {
-        await target.write(s.bytes, s.offset);
-        restoredBytes += s.bytes.byteLength;
-      } else {
-        await target.skipTo(s.offset);
-      }
-    }
+    for (const s of steps) await run(s);
     steps.length = 0;
+    await drain();
     if (!begun) {
       throw new SnapcloneError('IMG_TRUNCATED', 'the image is empty', { byteOffset: 0, expected: 'an ntfsclone image header', actual: 'no bytes' });
     }
@@ -110,6 +125,7 @@ export async function restoreImage(
     await target.finish();
     return summary;
   } catch (e) {
+    await Promise.allSettled(inFlight);
     await target.abort();
     throw e;
   }

@@ -97,7 +97,8 @@ export async function prepareSave(sourcePath: string, options: SaveImageOptions 
       geometry,
       imageBytes: imageSizeBytes(geometry, saveSet.bitmap),
       chunks,
-      stream: (progress?: Progress) => Readable.from(chunks(progress), { objectMode: false, highWaterMark: 8 * 1024 * 1024 }),
+      // Object mode: each chunk passes as it is (a byte-mode Readable would concatenate them).
+      stream: (progress?: Progress) => Readable.from(chunks(progress), { objectMode: true, highWaterMark: 2 }),
       close: () => source.close(),
     };
   } catch (e) {

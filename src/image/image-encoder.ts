@@ -12,7 +12,7 @@ export const CMD_GAP = 0x00;
 export const CMD_NEXT = 0x01;
 const GAP_BYTES = 9;
 /** Default size of the chunks produced (and of the reads that fill them). */
-export const DEFAULT_IMAGE_CHUNK_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_IMAGE_CHUNK_BYTES = 1024 * 1024;
 
 export interface ImageGeometry {
   clusterSize: number;

@@ -29,6 +29,8 @@ export interface RestoreTarget {
   /** Something failed: remove what is not complete. */
   abort(): Promise<void>;
   readonly description: string;
+  /** True when writes go to explicit offsets (several may be pending at once); false for streams. */
+  readonly positional: boolean;
 }
 
 /** ntfsclone's rule for a target: it must hold nr_clusters * cluster_size + 512 bytes. */
@@ -51,6 +53,7 @@ async function writeFully(handle: FileHandle, bytes: Uint8Array, position: numbe
 
 /** A regular file, created under a temporary name (sparse: gaps are never written). */
 export class FileRestoreTarget implements RestoreTarget {
+  readonly positional = true;
   private file: AtomicFile | undefined;
   constructor(
     readonly path: string,
@@ -96,6 +99,7 @@ export class FileRestoreTarget implements RestoreTarget {
 
 /** A block device: written in place, gaps left untouched. */
 export class BlockDeviceRestoreTarget implements RestoreTarget {
+  readonly positional = true;
   private handle: FileHandle | undefined;
   private sizeBytes = 0;
   constructor(readonly path: string) {}
@@ -164,6 +168,7 @@ const ZEROS = new Uint8Array(1024 * 1024);
 
 /** A stream (stdout): strictly sequential; gaps become zeros, a backwards move is refused. */
 export class StreamRestoreTarget implements RestoreTarget {
+  readonly positional = false;
   private position = 0;
   private failure: Error | undefined;
   constructor(
