@@ -1,5 +1,6 @@
 // restore-image orchestration: decode an ntfsclone image from any byte stream (file, stdin, a
-// decompressor) and write it to a RestoreTarget in large contiguous writes.
+// decompressor) and write it to a RestoreTarget in large contiguous gather writes, without copying
+// the cluster data out of the input chunks.
 // Spec: /work/shared/spec/ntfsclone-format.md §5.
 
 import { SnapcloneError, type WarnFn } from '../core/errors.js';
@@ -8,8 +9,10 @@ import { ImageDecoder, type DecodeSummary } from '../image/image-decoder.js';
 import type { ImageHeader } from '../image/image-header.js';
 import type { RestoreTarget } from '../io/restore-target.js';
 
-/** Contiguous data is gathered into writes of up to this many bytes. */
+/** Contiguous data is gathered into writes of up to this many bytes... */
 const WRITE_BYTES = 1024 * 1024;
+/** ...and at most this many pieces (Linux's IOV_MAX is 1024). */
+const WRITE_PIECES = 1024;
 /** Writes a positional target may have pending at once. */
 const MAX_WRITES_IN_FLIGHT = 4;
 
@@ -20,11 +23,12 @@ export interface RestoreImageOptions {
   onHeader?: (h: ImageHeader) => void;
 }
 
-type Step = { kind: 'write'; offset: number; bytes: Uint8Array } | { kind: 'skip'; offset: number };
+type Step = { kind: 'write'; offset: number; pieces: Uint8Array[]; bytes: number } | { kind: 'skip'; offset: number };
 
 /**
  * Restores the image read from `input` onto `target`, then finishes it (or aborts it on error).
- * Stops reading once the last cluster is restored, as ntfsclone does.
+ * Stops reading once the last cluster is restored, as ntfsclone does. The chunks of `input` are
+ * written from directly: they must not be reused once yielded (Node streams never reuse them).
  */
 export async function restoreImage(
   input: AsyncIterable<Uint8Array>,
@@ -33,16 +37,13 @@ export async function restoreImage(
 ): Promise<DecodeSummary> {
   const progress = options.progress ?? silentProgress;
   const steps: Step[] = [];
-  let buffer = new Uint8Array(0);
-  let bufferStart = 0;
-  let bufferLength = 0;
+  let pending: Extract<Step, { kind: 'write' }> | undefined;
   let header: ImageHeader | undefined;
   let restoredBytes = 0;
 
   const flush = (): void => {
-    if (bufferLength > 0) steps.push({ kind: 'write', offset: bufferStart, bytes: buffer.subarray(0, bufferLength) });
-    buffer = new Uint8Array(0);
-    bufferLength = 0;
+    if (pending) steps.push(pending);
+    pending = undefined;
   };
   const decoder = new ImageDecoder(
     {
@@ -50,16 +51,14 @@ export async function restoreImage(
         header = h;
       },
       data(offset, bytes) {
-        if (bufferLength > 0 && offset === bufferStart + bufferLength && bufferLength + bytes.byteLength <= buffer.byteLength) {
-          buffer.set(bytes, bufferLength);
-          bufferLength += bytes.byteLength;
+        const p = pending;
+        if (p && offset === p.offset + p.bytes && p.bytes + bytes.byteLength <= WRITE_BYTES && p.pieces.length < WRITE_PIECES) {
+          p.pieces.push(bytes);
+          p.bytes += bytes.byteLength;
           return;
         }
         flush();
-        buffer = new Uint8Array(Math.max(WRITE_BYTES, bytes.byteLength));
-        buffer.set(bytes, 0);
-        bufferStart = offset;
-        bufferLength = bytes.byteLength;
+        pending = { kind: 'write', offset, pieces: [bytes], bytes: bytes.byteLength };
       },
       gap(_clusters, toCluster) {
         flush();
@@ -74,26 +73,25 @@ export async function restoreImage(
   const maxInFlight = target.positional ? MAX_WRITES_IN_FLIGHT : 1;
   const inFlight: Promise<void>[] = [];
   let failure: unknown;
-  const issueWrite = async (bytes: Uint8Array, offset: number): Promise<void> => {
-    if (inFlight.length >= maxInFlight) await inFlight.shift();
-    if (failure) throw failure;
-    const p = target.write(bytes, offset).catch((e: unknown) => {
-      failure ??= e;
-    });
-    inFlight.push(p);
-    restoredBytes += bytes.byteLength;
-    progress.update(restoredBytes);
-  };
   const drain = async (): Promise<void> => {
     await Promise.all(inFlight.splice(0));
     if (failure) throw failure;
   };
   const run = async (s: Step): Promise<void> => {
-    if (s.kind === 'write') await issueWrite(s.bytes, s.offset);
-    else {
+    if (s.kind === 'skip') {
       if (!target.positional) await drain();
       await target.skipTo(s.offset);
+      return;
     }
+    if (inFlight.length >= maxInFlight) await inFlight.shift();
+    if (failure) throw failure;
+    inFlight.push(
+      target.writev(s.pieces, s.offset).catch((e: unknown) => {
+        failure ??= e;
+      }),
+    );
+    restoredBytes += s.bytes;
+    progress.update(restoredBytes);
   };
 
   let begun = false;
@@ -106,7 +104,7 @@ export async function restoreImage(
         await target.begin({ clusterSize: header.cluster_size, nrClusters: header.nr_clusters });
         progress.begin('Restoring the image', header.inuse * header.cluster_size + Math.min(header.cluster_size, header.device_size - header.nr_clusters * header.cluster_size));
       }
-      // Keep filling the current write buffer across input chunks; write what is complete.
+      // A pending write may continue into the next chunk; once the image is complete, flush it.
       if (decoder.done) flush();
       for (const s of steps) await run(s);
       steps.length = 0;
@@ -114,12 +112,12 @@ export async function restoreImage(
     }
     flush();
     const summary = decoder.end();
-    for (const s of steps) await run(s);
-    steps.length = 0;
-    await drain();
     if (!begun) {
       throw new SnapcloneError('IMG_TRUNCATED', 'the image is empty', { byteOffset: 0, expected: 'an ntfsclone image header', actual: 'no bytes' });
     }
+    for (const s of steps) await run(s);
+    steps.length = 0;
+    await drain();
     progress.update(restoredBytes);
     progress.end();
     await target.finish();

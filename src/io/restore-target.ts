@@ -22,6 +22,8 @@ export interface RestoreTarget {
   begin(g: RestoreGeometry): Promise<void>;
   /** Writes `bytes` at `volumeByteOffset`. */
   write(bytes: Uint8Array, volumeByteOffset: number): Promise<void>;
+  /** Writes `pieces`, one after the other, from `volumeByteOffset` (a gather write). */
+  writev(pieces: Uint8Array[], volumeByteOffset: number): Promise<void>;
   /** The position moved to `volumeByteOffset` over a gap (streams fill it with zeros). */
   skipTo(volumeByteOffset: number): Promise<void>;
   /** Everything was written: sync and make the result visible. */
@@ -49,6 +51,31 @@ async function writeFully(handle: FileHandle, bytes: Uint8Array, position: numbe
     }
     done += n;
   }
+}
+
+/** pwritev until everything is written (a short write resumes in the middle of a piece). */
+async function writevFully(handle: FileHandle, pieces: Uint8Array[], position: number, path: string): Promise<void> {
+  let rest = pieces;
+  let at = position;
+  while (rest.length > 0) {
+    let n: number;
+    try {
+      ({ bytesWritten: n } = await handle.writev(rest, at));
+    } catch (e) {
+      throw ioError(e, path, `write at offset ${at} of`);
+    }
+    at += n;
+    let i = 0;
+    while (i < rest.length && n >= (rest[i] as Uint8Array).byteLength) n -= (rest[i++] as Uint8Array).byteLength;
+    rest = rest.slice(i);
+    if (n > 0 && rest.length > 0) rest[0] = (rest[0] as Uint8Array).subarray(n);
+  }
+}
+
+function totalBytes(pieces: Uint8Array[]): number {
+  let n = 0;
+  for (const p of pieces) n += p.byteLength;
+  return n;
 }
 
 /** A regular file, created under a temporary name (sparse: gaps are never written). */
@@ -84,6 +111,10 @@ export class FileRestoreTarget implements RestoreTarget {
 
   async write(bytes: Uint8Array, volumeByteOffset: number): Promise<void> {
     await writeFully((this.file as AtomicFile).handle, bytes, volumeByteOffset, this.path);
+  }
+
+  async writev(pieces: Uint8Array[], volumeByteOffset: number): Promise<void> {
+    await writevFully((this.file as AtomicFile).handle, pieces, volumeByteOffset, this.path);
   }
 
   async skipTo(): Promise<void> {}
@@ -134,16 +165,21 @@ export class BlockDeviceRestoreTarget implements RestoreTarget {
   }
 
   async write(bytes: Uint8Array, volumeByteOffset: number): Promise<void> {
-    if (volumeByteOffset + bytes.byteLength > this.sizeBytes) {
+    await this.writev([bytes], volumeByteOffset);
+  }
+
+  async writev(pieces: Uint8Array[], volumeByteOffset: number): Promise<void> {
+    const length = totalBytes(pieces);
+    if (volumeByteOffset + length > this.sizeBytes) {
       throw new SnapcloneError('IO_ENOSPC', `the image does not fit on ${this.path}`, {
         kind: 'io',
         path: this.path,
         byteOffset: volumeByteOffset,
         expected: `writes within ${this.sizeBytes} bytes`,
-        actual: `${bytes.byteLength} bytes at ${volumeByteOffset}`,
+        actual: `${length} bytes at ${volumeByteOffset}`,
       });
     }
-    await writeFully(this.handle as FileHandle, bytes, volumeByteOffset, this.path);
+    await writevFully(this.handle as FileHandle, pieces, volumeByteOffset, this.path);
   }
 
   async skipTo(): Promise<void> {}
@@ -216,6 +252,11 @@ export class StreamRestoreTarget implements RestoreTarget {
   async write(bytes: Uint8Array, volumeByteOffset: number): Promise<void> {
     await this.skipTo(volumeByteOffset);
     await this.put(bytes);
+  }
+
+  async writev(pieces: Uint8Array[], volumeByteOffset: number): Promise<void> {
+    await this.skipTo(volumeByteOffset);
+    for (const p of pieces) await this.put(p);
   }
 
   async finish(): Promise<void> {

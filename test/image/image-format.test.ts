@@ -272,3 +272,49 @@ describe('image encoder', () => {
     await roundTrip(4, 2048, 257, 512);
   });
 });
+
+describe('hostile images (fuzz)', () => {
+  it('flipped bytes in the header and body give SnapcloneErrors or a valid decode, nothing else', async () => {
+    const cs = 512;
+    const ncl = 40;
+    const disk = new Uint8Array(ncl * cs + 200).map((_, i) => i * 7);
+    const bitmap = new Uint8Array(Math.ceil((ncl + 1) / 8));
+    for (const c of [0, 1, 2, 5, 6, 17, 30, 31, 39, 40]) bitmap[c >>> 3]! |= 1 << (c & 7);
+    const parts: Uint8Array[] = [];
+    for await (const c of encodeImage(new MemoryReadAt(disk), { clusterSize: cs, nrClusters: ncl, deviceSize: disk.byteLength }, bitmap, 9)) parts.push(c);
+    const img = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let o = 0;
+    for (const p of parts) {
+      img.set(p, o);
+      o += p.byteLength;
+    }
+    const r = rng(99);
+    const seen = new Set<string>();
+    for (let iter = 0; iter < 3000; iter++) {
+      const bad = img.slice();
+      const flips = 1 + (r() % 4);
+      for (let k = 0; k < flips; k++) {
+        // Mostly the header and the command bytes, where damage matters most.
+        const at = r() % 2 === 0 ? r() % 56 : r() % bad.byteLength;
+        bad[at] = r() & 0xff;
+      }
+      const cut = r() % 4 === 0 ? r() % bad.byteLength : bad.byteLength;
+      let code = 'none';
+      try {
+        const d = new ImageDecoder({ data() {} });
+        const input = bad.subarray(0, cut);
+        for (let pos = 0; pos < input.byteLength; ) {
+          const n = 1 + (r() % 900);
+          d.push(input.subarray(pos, pos + n));
+          pos += n;
+        }
+        d.end();
+      } catch (e) {
+        if (!(e instanceof SnapcloneError)) throw e;
+        code = e.code;
+      }
+      seen.add(code);
+    }
+    for (const c of ['IMG_BAD_MAGIC', 'IMG_TRUNCATED', 'IMG_BAD_COMMAND', 'IMG_UNSUPPORTED_VERSION', 'IMG_BAD_HEADER']) expect(seen).toContain(c);
+  });
+});
