@@ -79,6 +79,30 @@ function peakRssKiB(file: string, args: string[]): number {
   return m ? Number(m[1]) : Number.NaN;
 }
 
+/**
+ * The machine is shared: runs `a` and `b` alternately (order swapped every round) and returns the
+ * best wall time of each, so both sides see the same background load.
+ */
+async function interleavedMinima(rounds: number, a: () => Promise<void>, b: () => Promise<void>): Promise<[number, number]> {
+  let bestA = Infinity;
+  let bestB = Infinity;
+  const time = async (f: () => Promise<void>): Promise<number> => {
+    const t = performance.now();
+    await f();
+    return (performance.now() - t) / 1000;
+  };
+  for (let i = 0; i < rounds; i++) {
+    if (i % 2 === 0) {
+      bestA = Math.min(bestA, await time(a));
+      bestB = Math.min(bestB, await time(b));
+    } else {
+      bestB = Math.min(bestB, await time(b));
+      bestA = Math.min(bestA, await time(a));
+    }
+  }
+  return [bestA, bestB];
+}
+
 function bestRatio(timings: CaseTiming[], name: string, baseline: string): string {
   const t = timings.find((x) => x.name === name);
   const b = timings.find((x) => x.name === baseline);
@@ -115,6 +139,16 @@ export async function run(): Promise<void> {
     { baseline: 'ntfsclone --restore-image', bytesPerRun: imageBytes, minSamples: 5, maxTimeSeconds: 30 },
   );
   console.log(`  best-of ratio: ${bestRatio(restore, 'snapclone restore-image', 'ntfsclone --restore-image')}x`);
+
+  const saveTheirs = (): Promise<void> => runProcess('ntfsclone', ['-q', '--save-image', '-O', theirs, volume]);
+  const saveOurs = (): Promise<void> => runProcess(process.execPath, [CLI, 'save-image', volume, '-o', ours, '--overwrite', '-q']);
+  const restoreTheirs = (): Promise<void> => runProcess('ntfsclone', ['-q', '--restore-image', '-O', rawTheirs, theirs]);
+  const restoreOurs = (): Promise<void> => runProcess(process.execPath, [CLI, 'restore-image', theirs, rawOurs, '--overwrite', '-q']);
+  const [st, so] = await interleavedMinima(7, saveTheirs, saveOurs);
+  const [rt, ro] = await interleavedMinima(7, restoreTheirs, restoreOurs);
+  console.log('\ninterleaved, best of 7 (s):');
+  console.log(`  save-image     ntfsclone ${st.toFixed(3)}  snapclone ${so.toFixed(3)}  ratio ${(so / st).toFixed(2)}x`);
+  console.log(`  restore-image  ntfsclone ${rt.toFixed(3)}  snapclone ${ro.toFixed(3)}  ratio ${(ro / rt).toFixed(2)}x`);
 
   console.log('\npeak RSS (KiB), one run each:');
   console.log(`  ntfsclone --save-image     ${peakRssKiB('ntfsclone', ['-q', '--save-image', '-O', theirs, volume])}`);
