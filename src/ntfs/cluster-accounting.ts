@@ -215,7 +215,7 @@ export async function walkClusters(volume: NtfsVolume, progress: Progress = sile
       const number = first + i;
       const volumeByteOffset = volume.recordVolumeOffset(number);
       const header = decodeMftRecord(bytes, number, volumeByteOffset);
-      if (header.baseRecordNumber !== 0) continue; // reached through its base inode's list
+      if (header.isExtent) continue; // reached through its base inode's attribute list
       const record: MftRecord = { bytes, header, attrs: readAttributes(bytes, header, volumeByteOffset), volumeByteOffset };
       markAttributes(record, record.attrs);
       if (record.attrs.some((a) => a.type === AT_ATTRIBUTE_LIST)) {

@@ -29,6 +29,11 @@ export interface MftRecordHeader {
   sequenceNumber: number;
   attrsOffset: number;
   bytesInUse: number;
+  /**
+   * True for an extent record (a non-zero base reference). Extents of $MFT itself have base
+   * record number 0 with a non-zero sequence number, so the number alone does not tell.
+   */
+  isExtent: boolean;
   /** Base record number for an extent record; 0 for a base record. */
   baseRecordNumber: number;
   baseSequenceNumber: number;
@@ -88,6 +93,7 @@ export function decodeMftRecord(record: Uint8Array, recordNumber: number, byteOf
     sequenceNumber: view.getUint16(OFF_SEQUENCE_NUMBER, true),
     attrsOffset,
     bytesInUse,
+    isExtent: baseRef !== 0n,
     baseRecordNumber: Number(baseRef & 0xffffffffffffn),
     baseSequenceNumber: Number(baseRef >> 48n),
   };

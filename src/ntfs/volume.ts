@@ -241,11 +241,11 @@ export class NtfsVolume {
       });
     }
     const record = this.decodeRecord(bytes, n);
-    if (!record.header.inUse || record.header.baseRecordNumber !== baseNumber) {
+    if (!record.header.inUse || !record.header.isExtent || record.header.baseRecordNumber !== baseNumber) {
       throw new SnapcloneError('NTFS_BAD_ATTRIBUTE_LIST', `MFT record ${baseNumber}: its extent record ${n} belongs elsewhere`, {
         byteOffset: record.volumeByteOffset,
         expected: `an in-use extent of record ${baseNumber}`,
-        actual: record.header.inUse ? `an extent of record ${record.header.baseRecordNumber}` : 'a free record',
+        actual: !record.header.inUse ? 'a free record' : record.header.isExtent ? `an extent of record ${record.header.baseRecordNumber}` : 'a base record',
         hint: 'the MFT is damaged: run chkdsk /f on Windows',
       });
     }

@@ -212,7 +212,7 @@ describe('MFT records, attributes and runlists', () => {
       } catch {
         continue; // free records without a FILE signature
       }
-      if (!r.header.inUse || r.header.baseRecordNumber !== 0 || !r.attrs.some((a) => a.type === AT_ATTRIBUTE_LIST)) continue;
+      if (!r.header.inUse || r.header.isExtent || !r.attrs.some((a) => a.type === AT_ATTRIBUTE_LIST)) continue;
       const pieces = await v.streamPieces(r, AT_DATA, '');
       if (pieces.length < 2) continue;
       found = true;
@@ -289,5 +289,48 @@ describe('hostile volumes', () => {
     protectRecord(r.bytes);
     bytes.set(r.bytes, r.volumeByteOffset);
     expect(await asyncCodeOf(walkClusters(await NtfsVolume.open(new MemoryReadAt(bytes))))).toBe('NTFS_CLUSTER_REFERENCED_TWICE');
+  });
+});
+
+describe('streams', () => {
+  it('reads zeros past initialized_size and in sparse runs, and refuses unmapped VCNs', async () => {
+    const { readStream } = await import('../../src/ntfs/stream-reader.js');
+    const disk = new Uint8Array(16 * 512).map((_, i) => 1 + (i % 250));
+    const src = new MemoryReadAt(disk);
+    const stream = {
+      runs: [
+        { vcn: 0, lcn: 4, length: 2 },
+        { vcn: 2, lcn: LCN_HOLE, length: 1 },
+        { vcn: 3, lcn: 1, length: 1 },
+      ],
+      dataSize: 4 * 512,
+      initializedSize: 3 * 512 + 100,
+      what: 'test',
+    };
+    const out = new Uint8Array(4 * 512).fill(0xee);
+    await readStream(src, 512, stream, 0, out);
+    expect(out.subarray(0, 1024)).toEqual(disk.subarray(4 * 512, 6 * 512));
+    expect(out.subarray(1024, 1536).every((b) => b === 0)).toBe(true); // hole
+    expect(out.subarray(1536, 1636)).toEqual(disk.subarray(512, 612));
+    expect(out.subarray(1636).every((b) => b === 0)).toBe(true); // past initialized_size
+    const short = { ...stream, runs: stream.runs.slice(0, 1), initializedSize: 4 * 512 };
+    expect(await asyncCodeOf(readStream(src, 512, short, 0, new Uint8Array(2048)))).toBe('NTFS_STREAM_NOT_MAPPED');
+  });
+
+  it('refuses a system file whose runlist points outside the volume', async () => {
+    const bytes = new Uint8Array(await readFile(await fixtureVolume('demo')));
+    const v = await NtfsVolume.open(new MemoryReadAt(bytes));
+    const r = await v.readRecord(6); // $Bitmap
+    const data = r.attrs.find((a) => a.type === AT_DATA)!;
+    const at = data.mappingPairsOffset;
+    const lengthSize = r.bytes[at]! & 0xf;
+    // Rewrite the first pair as: 1 cluster at LCN nr_clusters (4-byte offset field).
+    const pair = [0x41, 1, ...[0, 1, 2, 3].map((i) => (v.nrClusters >> (8 * i)) & 0xff), 0];
+    expect(lengthSize).toBeGreaterThan(0);
+    r.bytes.set(pair, at);
+    protectRecord(r.bytes);
+    bytes.set(r.bytes, r.volumeByteOffset);
+    const damaged = await NtfsVolume.open(new MemoryReadAt(bytes));
+    expect(await asyncCodeOf(computeSaveSet(damaged))).toBe('NTFS_RUN_OUT_OF_RANGE');
   });
 });
