@@ -29,13 +29,18 @@ export interface EncodeOptions {
 
 /** Exact size of the image that encodeImage produces for this bitmap (for progress and checks). */
 export function imageSizeBytes(g: ImageGeometry, bitmap: Uint8Array): number {
+  const end = g.nrClusters + 1;
+  const hdr = { cluster_size: g.clusterSize, device_size: g.deviceSize };
   let size = 56;
   let expected = 0;
-  for (let c = 0; c <= g.nrClusters; c++) {
-    if (!(((bitmap[c >>> 3] as number) >> (c & 7)) & 1)) continue;
+  for (let c = nextSet(bitmap, 0, end); c < end; ) {
+    const runEnd = nextClear(bitmap, c, end);
     if (c > expected) size += GAP_BYTES;
-    size += 1 + clusterDataLength({ cluster_size: g.clusterSize, device_size: g.deviceSize }, c);
-    expected = c + 1;
+    size += (runEnd - c) * (1 + g.clusterSize);
+    // Only the last cluster (nr_clusters) can be shorter than a cluster.
+    if (runEnd === end) size += clusterDataLength(hdr, g.nrClusters) - g.clusterSize;
+    expected = runEnd;
+    c = nextSet(bitmap, runEnd, end);
   }
   return size;
 }

@@ -129,17 +129,22 @@ async function imageInfo(path: string, _unused: undefined, opts: InfoOptions): P
   );
   try {
     let total = 0;
+    let begun = false;
     for await (const chunk of input) {
       decoder.push(chunk as Uint8Array);
       total += (chunk as Uint8Array).byteLength;
       if (header && !opts.verify) break;
-      if (total === (chunk as Uint8Array).byteLength && header) progress.begin('Verifying the image');
+      if (header && !begun) {
+        begun = true;
+        const h = header as ImageHeader;
+        progress.begin('Verifying the image', 56 + (h.inuse + 1) * (h.cluster_size + 1));
+      }
       progress.update(total);
       if (decoder.done) break;
     }
     if (opts.verify || !header) {
       summary = decoder.end();
-      progress.end();
+      if (begun) progress.end();
     }
   } catch (e) {
     throw e instanceof SnapcloneError && path !== '-' ? e.withPath(path) : e;
