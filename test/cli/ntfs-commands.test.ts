@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { runCli, runCommand } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { copyVolume, fixtureVolume, HAVE_NTFSCLONE, haveWindowsVolumes, ntfsclone, unpackWindowsDisk } from '../helpers/ntfs-fixtures.js';
-import { addBadCluster, bitmapBit, findFreeCluster, setVolumeFlags } from '../helpers/ntfs-patch.js';
+import { addBadCluster, bitmapBit, findFreeCluster, setVolumeFlags, splitMftDataIntoExtent } from '../helpers/ntfs-patch.js';
+import { SourceFile } from '../../src/io/source-file.js';
+import { NtfsVolume } from '../../src/ntfs/volume.js';
 
 /** The `snapclone: error CODE:` of a failed run. */
 function errorCode(stderr: string): string | undefined {
@@ -106,6 +108,24 @@ describe.skipIf(!HAVE_NTFSCLONE)('save-image, restore-image and info on damaged 
     expect([r3.mine, r3.code]).toEqual([4, 'NTFS_BITMAP_MISMATCH']);
     const r4 = await runCli(['save-image', tail, '-o', `${tail}.nocheck`, '-q', '--no-fs-check']);
     expect(errorCode(r4.stderr)).toBe('NTFS_BITMAP_MISMATCH');
+  });
+
+  it("reads a $MFT whose own runlist continues in an extent record ($ATTRIBUTE_LIST in record 0)", async () => {
+    const v = await copy('demo');
+    await splitMftDataIntoExtent(v, 8, 16);
+    const f = await SourceFile.open(v);
+    try {
+      const volume = await NtfsVolume.open(f);
+      // Both pieces are read: VCNs 0..7 from record 0, the rest from extent record 16.
+      expect(volume.mft.runs.length).toBe(2);
+      expect(volume.mft.runs.map((r) => r.vcn)).toEqual([0, 8]);
+      expect(volume.mft.runs[1]!.lcn).toBe(volume.mft.runs[0]!.lcn + 8);
+    } finally {
+      await f.close();
+    }
+    const r = await saveBoth(v);
+    expect(r.theirs).toBe(0);
+    expect(r.identical).toBe(true);
   });
 
   it('saves a device exactly nr_clusters clusters long (an empty last chunk) identically', async () => {

@@ -111,3 +111,93 @@ function encodePair(length: number, lcn: number | null): number[] {
   const o = lcn === null ? [] : le(lcn);
   return [(o.length << 4) | l.length, ...l, ...o];
 }
+
+/**
+ * Makes $MFT's own runlist continue in an extent record, as on a volume whose $MFT is too
+ * fragmented for record 0: record 0 gets an $ATTRIBUTE_LIST, its $DATA keeps VCNs 0..splitVcn-1,
+ * and free record `extent` (inside the first piece) becomes an extent of record 0 holding $DATA
+ * from VCN splitVcn. The clusters do not move, so $Bitmap stays consistent. Needs $MFT's $DATA in
+ * one run in record 0 with the attributes mkntfs writes ($SI, $FILE_NAME, $DATA, $BITMAP).
+ */
+export async function splitMftDataIntoExtent(path: string, splitVcn: number, extent: number): Promise<void> {
+  await withVolume(path, async (v, f) => {
+    const r0 = await v.readRecord(0);
+    const run = v.mft.runs[0];
+    if (v.mft.runs.length !== 1 || !run || splitVcn >= run.length) throw new Error('needs a single $MFT run longer than splitVcn');
+    const data = r0.attrs.find((a) => a.type === AT_DATA && a.name === '')!;
+    const view0 = viewOf(r0.bytes);
+    const seq0 = view0.getUint16(0x10, true);
+
+    // The extent record: in use, base = record 0, one $DATA piece from splitVcn.
+    const rawExt = new Uint8Array(v.boot.mftRecordSize);
+    await v.readRawRecords(extent, 1, rawExt);
+    const ext = v.decodeRecord(rawExt, extent);
+    const ve = viewOf(ext.bytes);
+    const seqE = ve.getUint16(0x10, true);
+    const ao = ext.header.attrsOffset;
+    ext.bytes.fill(0, ao);
+    ext.bytes.set(r0.bytes.subarray(data.recordOffset, data.recordOffset + 64), ao); // non-resident header
+    ve.setUint16(ao + 0x0e, 0, true); // instance 0
+    ve.setBigInt64(ao + 0x10, BigInt(splitVcn), true); // lowest_vcn
+    ve.setBigInt64(ao + 0x18, BigInt(run.length - 1), true); // highest_vcn
+    ve.setUint16(ao + 0x20, 0x40, true); // mapping pairs right after the header
+    for (const off of [0x28, 0x30, 0x38]) ve.setBigInt64(ao + off, 0n, true); // sizes: first piece only
+    const pairs = [...encodePair(run.length - splitVcn, run.lcn + splitVcn), 0];
+    ext.bytes.set(pairs, ao + 0x40);
+    const extLen = Math.ceil((0x40 + pairs.length) / 8) * 8;
+    ve.setUint32(ao + 4, extLen, true);
+    ve.setUint32(ao + extLen, 0xffffffff, true);
+    ve.setUint32(0x18, ao + extLen + 8, true); // bytes in use
+    ve.setUint16(0x16, 0x0001, true); // in use
+    ve.setBigUint64(0x20, (BigInt(seq0) << 48n) | 0n, true); // base: record 0
+    ve.setUint16(0x28, 1, true); // next attribute instance
+    protectRecord(ext.bytes);
+    await f.writeAt(ext.bytes, ext.volumeByteOffset);
+
+    // Record 0: shorten $DATA to VCN splitVcn-1, then insert an $ATTRIBUTE_LIST after $SI.
+    const pairs0 = [...encodePair(splitVcn, run.lcn), 0];
+    r0.bytes.fill(0, data.mappingPairsOffset, data.recordOffset + data.length);
+    r0.bytes.set(pairs0, data.mappingPairsOffset);
+    view0.setBigInt64(data.recordOffset + 0x18, BigInt(splitVcn - 1), true);
+    const entries: [number, number, number, number, number][] = r0.attrs.flatMap((a) => {
+      const own: [number, number, number, number, number] = [a.type, 0, seq0, a.lowestVcn, a.instance];
+      return a === data ? [own, [AT_DATA, extent, seqE, splitVcn, 0] as [number, number, number, number, number]] : [own];
+    });
+    const list = new Uint8Array(entries.length * 32);
+    const lv = viewOf(list);
+    entries.forEach(([type, rec, seq, vcn, inst], i) => {
+      const o = i * 32;
+      lv.setUint32(o, type, true);
+      lv.setUint16(o + 4, 32, true);
+      lv.setUint8(o + 7, 0x1a);
+      lv.setBigInt64(o + 8, BigInt(vcn), true);
+      lv.setBigUint64(o + 16, (BigInt(seq) << 48n) | BigInt(rec), true);
+      lv.setUint16(o + 24, inst, true);
+    });
+    const listAttr = new Uint8Array(24 + list.byteLength);
+    const la = viewOf(listAttr);
+    la.setUint32(0, 0x20, true);
+    la.setUint32(4, listAttr.byteLength, true);
+    la.setUint16(0x0a, 0x18, true); // name offset
+    la.setUint16(0x0e, view0.getUint16(0x28, true), true); // instance
+    la.setUint32(0x10, list.byteLength, true);
+    la.setUint16(0x14, 0x18, true);
+    listAttr.set(list, 24);
+    const si = r0.attrs[0]!;
+    const insertAt = si.recordOffset + si.length;
+    const end = r0.header.bytesInUse;
+    r0.bytes.copyWithin(insertAt + listAttr.byteLength, insertAt, end);
+    r0.bytes.set(listAttr, insertAt);
+    view0.setUint32(0x18, end + listAttr.byteLength, true);
+    view0.setUint16(0x28, view0.getUint16(0x28, true) + 1, true);
+    await writeRecord(v, f, r0);
+
+    // Mark the extent record used in $MFT:$BITMAP.
+    const mftBitmap = (await v.nonResidentStream(0, 0xb0, '', '$MFT:$BITMAP'))!;
+    const at = mftBitmap.runs[0]!.lcn * v.clusterSize + (extent >>> 3);
+    const byte = new Uint8Array(1);
+    await f.readAt(byte, at);
+    byte[0] = byte[0]! | (1 << (extent & 7));
+    await f.writeAt(byte, at);
+  });
+}
