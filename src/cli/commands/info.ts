@@ -35,7 +35,7 @@ export function registerInfo(program: Command): void {
 }
 
 async function runInfo(path: string, opts: InfoOptions): Promise<void> {
-  if (path === '-') return imageInfo(path, undefined, opts);
+  if (path === '-') return imageInfo(path, opts);
   const file = await SourceFile.open(path);
   let isImage: boolean;
   try {
@@ -46,7 +46,7 @@ async function runInfo(path: string, opts: InfoOptions): Promise<void> {
   } finally {
     await file.close();
   }
-  return imageInfo(path, undefined, opts);
+  return imageInfo(path, opts);
 }
 
 function print(opts: InfoOptions, obj: Record<string, unknown>, lines: [string, unknown][]): void {
@@ -112,7 +112,7 @@ async function volumeInfo(path: string, file: SourceFile, opts: InfoOptions): Pr
   ]);
 }
 
-async function imageInfo(path: string, _unused: undefined, opts: InfoOptions): Promise<void> {
+async function imageInfo(path: string, opts: InfoOptions): Promise<void> {
   let header: ImageHeader | undefined;
   let summary: DecodeSummary | undefined;
   const progress = progressFromOptions({ quiet: opts.quiet || !opts.verify });

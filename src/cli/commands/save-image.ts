@@ -3,7 +3,7 @@
 // Spec: /work/shared/spec/ntfsclone-format.md §4 and §6.
 
 import { Command, Option } from 'commander';
-import { statfs, type FileHandle } from 'node:fs/promises';
+import { realpath, statfs, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { SnapcloneError } from '../../core/errors.js';
@@ -44,6 +44,12 @@ export function registerSaveImage(program: Command): void {
 
 async function runSaveImage(source: string, opts: SaveImageCliOptions): Promise<void> {
   const out = opts.output;
+  if (source === '-') {
+    throw new SnapcloneError('USAGE_STDIN_SOURCE', 'a volume cannot be read from standard input (only images can)', {
+      kind: 'usage',
+      hint: 'give the partition or volume file as SOURCE',
+    });
+  }
   if (out !== '-' && /\.bz2$/i.test(out)) {
     throw new SnapcloneError('USAGE_BZIP2_NOT_AVAILABLE', 'compressed output (.bz2) is not available in this build yet', {
       kind: 'usage',
@@ -62,6 +68,9 @@ async function runSaveImage(source: string, opts: SaveImageCliOptions): Promise<
       throw new SnapcloneError('USAGE_BAD_OUTPUT', `${out} is not a regular file`, { kind: 'usage', path: out, hint: 'give a file name for the image' });
     }
     if (!opts.overwrite) await refuseExisting(out);
+    if (kind === 'file' && (await realpath(out)) === (await realpath(source).catch(() => source))) {
+      throw new SnapcloneError('USAGE_SAME_FILE', 'the output is the source itself', { kind: 'usage', path: out });
+    }
   }
   const progress = progressFromOptions(opts);
   const prepared = await prepareSave(source, { force: opts.force, checkConsistency: opts.fsCheck !== false, progress });
