@@ -11,6 +11,9 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SnapcloneError } from '../../core/errors.js';
 import { formatBytes, formatDuration } from '../../core/units.js';
+
+/** "0.42 s" below a minute, "3m05s" above. */
+const seconds = (s: number): string => (s < 60 ? `${s.toFixed(2)} s` : formatDuration(s));
 import { prepareSave } from '../../backup/save-image.js';
 import { restoreImage } from '../../backup/restore-image.js';
 import { compareUsedClusters, sha256OfChunks } from '../../backup/verify-restore.js';
@@ -119,8 +122,8 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   say('');
   say(`  volume      ${show(volumePath)}: NTFS ${volumeInfo.majorVersion}.${volumeInfo.minorVersion}, ${formatBytes(volumeBytes)}, clusters of ${formatBytes(boot.clusterSize)}`);
   say(`              ${saveSet.inuse} of ${boot.nrClusters} clusters in use (${formatBytes(saveSet.inuse * boot.clusterSize)})`);
-  say(`  saved       ${show(imagePath)}: ${formatBytes(imageBytes)} in ${formatDuration(saveSeconds)} (ntfsclone image format 10.1)`);
-  say(`  restored    ${show(restoredPath)}: ${summary.clusters} clusters in ${formatDuration(restoreSeconds)}`);
+  say(`  saved       ${show(imagePath)}: ${formatBytes(imageBytes)} in ${seconds(saveSeconds)} (ntfsclone image format 10.1)`);
+  say(`  restored    ${show(restoredPath)}: ${summary.clusters} clusters in ${seconds(restoreSeconds)}`);
   say(`  check       ${comparison.comparedClusters} used clusters compared: ${comparison.differingCount === 0 ? 'all equal' : `${comparison.differingCount} differ (first: ${comparison.differing.join(', ')})`}`);
   say(`              re-saved image ${second.sha256 === first.sha256 ? 'identical' : 'DIFFERENT'} (sha256 ${first.sha256.slice(0, 16)}...)`);
   say('');
@@ -131,6 +134,6 @@ async function runDemo(opts: DemoOptions): Promise<void> {
       actual: `${comparison.differingCount} differing clusters, re-save ${second.sha256 === first.sha256 ? 'identical' : 'different'}`,
     });
   }
-  say(`Done in ${formatDuration((Date.now() - started) / 1000)}. The image is what \`ntfsclone --save-image\` writes, byte for byte;`);
+  say(`Done in ${seconds((Date.now() - started) / 1000)}. The image is what \`ntfsclone --save-image\` writes, byte for byte;`);
   say(`try \`snapclone info ${show(imagePath)} --verify\` or \`snapclone --help\`.`);
 }
