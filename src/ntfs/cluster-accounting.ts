@@ -22,6 +22,11 @@ export interface SaveSet {
   badClusters: number;
   /** Whether the MFT walk ran and agreed with $Bitmap. */
   checked: boolean;
+  /**
+   * In-use MFT records the walk skipped because they failed their fixups or header checks
+   * (ntfsclone skips them too); their clusters then only count if $Bitmap agrees without them.
+   */
+  unreadableRecords: number[];
 }
 
 export interface SaveSetOptions {
@@ -76,9 +81,10 @@ export async function computeSaveSet(volume: NtfsVolume, options: SaveSetOptions
   await readStream(volume.source, volume.clusterSize, stream, 0, bitmap.subarray(0, compareBytes));
 
   const checked = options.checkConsistency ?? true;
+  const unreadableRecords: number[] = [];
   if (checked) {
-    const walked = await walkClusters(volume, progress);
-    compareBitmaps(walked.subarray(0, compareBytes), bitmap);
+    const walked = await walkClusters(volume, progress, (n) => unreadableRecords.push(n));
+    compareBitmaps(walked.subarray(0, compareBytes), bitmap, unreadableRecords);
   } else {
     // Without the walk, still refuse what ntfsclone's compare refuses at the tail: every $Bitmap
     // bit from nr_clusters to the end of its byte must be set.
@@ -96,7 +102,7 @@ export async function computeSaveSet(volume: NtfsVolume, options: SaveSetOptions
       badClusters++;
     }
   }
-  return { bitmap, nrClusters: ncl, inuse: countBits(bitmap, ncl), badClusters, checked };
+  return { bitmap, nrClusters: ncl, inuse: countBits(bitmap, ncl), badClusters, checked, unreadableRecords };
 }
 
 interface Mismatch {
@@ -105,8 +111,12 @@ interface Mismatch {
   missing: boolean;
 }
 
-function mismatchError(listed: Mismatch[], total: number): SnapcloneError {
+function mismatchError(listed: Mismatch[], total: number, unreadable: number[] = []): SnapcloneError {
   const first = listed[0] as Mismatch;
+  const damaged =
+    unreadable.length === 0
+      ? ''
+      : ` (${unreadable.length} in-use MFT record${unreadable.length === 1 ? '' : 's'} could not be read: ${unreadable.slice(0, 5).join(', ')}${unreadable.length > 5 ? ', ...' : ''})`;
   return new SnapcloneError(
     'NTFS_BITMAP_MISMATCH',
     `filesystem check failed: ${total} cluster accounting mismatch${total === 1 ? '' : 'es'} between the MFT and $Bitmap (` +
@@ -117,12 +127,12 @@ function mismatchError(listed: Mismatch[], total: number): SnapcloneError {
       kind: 'refused',
       expected: `cluster ${first.cluster} ${first.missing ? 'set' : 'clear'} in $Bitmap`,
       actual: first.missing ? 'clear' : 'set',
-      hint: "Windows wasn't shut down properly or the file system is inconsistent: run chkdsk /f on Windows, then reboot it twice",
+      hint: `Windows wasn't shut down properly or the file system is inconsistent${damaged}: run chkdsk /f on Windows, then reboot it twice`,
     },
   );
 }
 
-function compareBitmaps(walked: Uint8Array, bitmap: Uint8Array): void {
+function compareBitmaps(walked: Uint8Array, bitmap: Uint8Array, unreadable: number[]): void {
   const listed: Mismatch[] = [];
   let total = 0;
   for (let i = 0; i < walked.byteLength; i++) {
@@ -134,7 +144,7 @@ function compareBitmaps(walked: Uint8Array, bitmap: Uint8Array): void {
       if (listed.length < MAX_LISTED_MISMATCHES) listed.push({ cluster: i * 8 + bit, missing: (((walked[i] as number) >> bit) & 1) === 1 });
     }
   }
-  if (total > 0) throw mismatchError(listed, total);
+  if (total > 0) throw mismatchError(listed, total, unreadable);
 }
 
 /** Marks clusters [lcn, lcn+length) in `map`; returns the first one already marked, or -1. */
@@ -171,7 +181,11 @@ function markRun(map: Uint8Array, lcn: number, length: number): number {
  * base inode (extent records reached through the inode's attribute list). Bits from nr_clusters to
  * the end of the last byte are preset, as in ntfsclone, so a run reaching them counts twice.
  */
-export async function walkClusters(volume: NtfsVolume, progress: Progress = silentProgress): Promise<Uint8Array> {
+export async function walkClusters(
+  volume: NtfsVolume,
+  progress: Progress = silentProgress,
+  onUnreadable: (recordNumber: number, error: SnapcloneError) => void = () => {},
+): Promise<Uint8Array> {
   const ncl = volume.nrClusters;
   const map = new Uint8Array(bitmapByteCount(ncl));
   for (let c = ncl; c < map.byteLength * 8; c++) map[c >>> 3] = (map[c >>> 3] as number) | (1 << (c & 7));
@@ -214,7 +228,17 @@ export async function walkClusters(volume: NtfsVolume, progress: Progress = sile
       if (!hasFileMagic(bytes) || !(((bytes[0x16] as number) | ((bytes[0x17] as number) << 8)) & MFT_RECORD_IN_USE)) continue;
       const number = first + i;
       const volumeByteOffset = volume.recordVolumeOffset(number);
-      const header = decodeMftRecord(bytes, number, volumeByteOffset);
+      let header;
+      try {
+        header = decodeMftRecord(bytes, number, volumeByteOffset);
+      } catch (e) {
+        // ntfsclone cannot open such an inode (EIO) and skips it; do the same, and say so.
+        if (e instanceof SnapcloneError && (e.code === 'NTFS_BAD_FIXUP' || e.code === 'NTFS_BAD_RECORD')) {
+          onUnreadable(number, e);
+          continue;
+        }
+        throw e;
+      }
       if (header.isExtent) continue; // reached through its base inode's attribute list
       const record: MftRecord = { bytes, header, attrs: readAttributes(bytes, header, volumeByteOffset), volumeByteOffset };
       markAttributes(record, record.attrs);

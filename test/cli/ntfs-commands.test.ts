@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { runCli, runCommand } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { copyVolume, fixtureVolume, HAVE_NTFSCLONE, haveWindowsVolumes, ntfsclone, unpackWindowsDisk } from '../helpers/ntfs-fixtures.js';
-import { addBadCluster, bitmapBit, findFreeCluster, setVolumeFlags, splitMftDataIntoExtent } from '../helpers/ntfs-patch.js';
+import { addBadCluster, bitmapBit, findFreeCluster, findRecordByName, setVolumeFlags, splitMftDataIntoExtent, tearRecord } from '../helpers/ntfs-patch.js';
 import { SourceFile } from '../../src/io/source-file.js';
 import { NtfsVolume } from '../../src/ntfs/volume.js';
 
@@ -126,6 +126,23 @@ describe.skipIf(!HAVE_NTFSCLONE)('save-image, restore-image and info on damaged 
     const r = await saveBoth(v);
     expect(r.theirs).toBe(0);
     expect(r.identical).toBe(true);
+  });
+
+  it('skips in-use records that fail their fixups as ntfsclone does, and refuses when clusters then disagree', async () => {
+    // A torn record of a small file (resident data): nothing is missing, both tools save.
+    const small = await copy('demo');
+    await tearRecord(small, await findRecordByName(small, 'readme.txt'));
+    const r1 = await saveBoth(small);
+    expect(r1.theirs).toBe(0);
+    expect(r1.identical).toBe(true);
+    const warn = await runCli(['save-image', small, '-o', `${small}.w`, '--progress', 'json']);
+    expect(warn.stderr).toContain('failed their checksums');
+    // A torn record of a file with clusters: they become "extra" in $Bitmap, both refuse.
+    const big = await copy('demo');
+    await tearRecord(big, await findRecordByName(big, 'report-10.txt'));
+    const r2 = await saveBoth(big);
+    expect(r2.theirs).toBe(1);
+    expect([r2.mine, r2.code, r2.oursExists]).toEqual([4, 'NTFS_BITMAP_MISMATCH', false]);
   });
 
   it('saves a device exactly nr_clusters clusters long (an empty last chunk) identically', async () => {

@@ -201,3 +201,37 @@ export async function splitMftDataIntoExtent(path: string, splitVcn: number, ext
     await f.writeAt(byte, at);
   });
 }
+
+/** The number of the base record whose $FILE_NAME is `name` (the first one found). */
+export async function findRecordByName(path: string, name: string): Promise<number> {
+  return withVolume(path, async (v) => {
+    for (let n = 16; n < v.recordCount; n++) {
+      let r: MftRecord;
+      try {
+        r = await v.readRecord(n);
+      } catch {
+        continue;
+      }
+      if (!r.header.inUse || r.header.isExtent) continue;
+      for (const a of r.attrs) {
+        if (a.type !== 0x30 || a.nonResident) continue;
+        const len = r.bytes[a.valueOffset + 0x40]!;
+        let s = '';
+        for (let i = 0; i < len; i++) s += String.fromCharCode(viewOf(r.bytes).getUint16(a.valueOffset + 0x42 + 2 * i, true));
+        if (s === name) return n;
+      }
+    }
+    throw new Error(`no record named ${name}`);
+  });
+}
+
+/** Damages record `n` as a torn write does: the end of its first sector no longer matches. */
+export async function tearRecord(path: string, n: number): Promise<void> {
+  await withVolume(path, async (v, f) => {
+    const at = v.recordVolumeOffset(n) + 510;
+    const b = new Uint8Array(1);
+    await f.readAt(b, at);
+    b[0] = b[0]! ^ 0xff;
+    await f.writeAt(b, at);
+  });
+}

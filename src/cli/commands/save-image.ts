@@ -82,6 +82,9 @@ async function runSaveImage(source: string, opts: SaveImageCliOptions): Promise<
         `(${((100 * saveSet.inuse) / boot.nrClusters).toFixed(1)}%)`,
     );
     if (volumeInfo.dirty) progress.note('warning: the volume is flagged dirty; saving it anyway (--force)');
+    if (saveSet.unreadableRecords.length > 0) {
+      progress.note(`warning: ${saveSet.unreadableRecords.length} in-use MFT record(s) failed their checksums and were skipped, as ntfsclone skips them (first: ${saveSet.unreadableRecords.slice(0, 5).join(', ')}); run chkdsk /f`);
+    }
     if (saveSet.badClusters > 0) progress.note(`warning: the disk has ${saveSet.badClusters} bad cluster(s) (hardware faults); they are saved as gaps`);
     if (out === '-') {
       await pipeline(prepared.stream(progress), process.stdout);
