@@ -85,8 +85,12 @@ function readSize(view: DataView, off: number, recordNumber: number, base: numbe
  * Lists the attributes of a record whose fixups are applied. `volumeByteOffset` is where the
  * record sits on the volume, for error messages.
  */
-export function readAttributes(record: Uint8Array, header: MftRecordHeader, volumeByteOffset: number): AttributeRecord[] {
-  const view = viewOf(record);
+export function readAttributes(
+  record: Uint8Array,
+  header: MftRecordHeader,
+  volumeByteOffset: number,
+  view: DataView = viewOf(record),
+): AttributeRecord[] {
   const out: AttributeRecord[] = [];
   const end = header.bytesInUse;
   const rn = header.recordNumber;

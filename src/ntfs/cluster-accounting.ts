@@ -8,7 +8,7 @@ import { SnapcloneError } from '../core/errors.js';
 import { silentProgress, type Progress } from '../core/progress.js';
 import { AT_ATTRIBUTE_LIST, readAttributes, type AttributeRecord } from './attribute.js';
 import { decodeMftRecord, hasFileMagic, MFT_RECORD_IN_USE } from './mft-record.js';
-import { decodeRunlist } from './runlist.js';
+import { forEachRun } from './runlist.js';
 import { readStream } from './stream-reader.js';
 import type { MftRecord, NtfsVolume } from './volume.js';
 
@@ -195,27 +195,32 @@ export async function walkClusters(
   const chunk = new Uint8Array(perChunk * rs);
   progress.begin('Checking the MFT', count * rs);
 
+  let current: MftRecord | undefined;
+  let currentAttr: AttributeRecord | undefined;
+  const onRun = (_vcn: number, lcn: number, length: number): void => {
+    if (lcn < 0) return;
+    const twice = markRun(map, lcn, length);
+    if (twice >= 0) {
+      const record = current as MftRecord;
+      throw new SnapcloneError('NTFS_CLUSTER_REFERENCED_TWICE', `cluster ${twice} is referenced twice (second time by MFT record ${record.header.recordNumber})`, {
+        kind: 'refused',
+        byteOffset: record.volumeByteOffset + (currentAttr as AttributeRecord).recordOffset,
+        expected: 'each cluster used by one file',
+        actual: `cluster ${twice} used again`,
+        hint: "Windows wasn't shut down properly or the file system is inconsistent: run chkdsk /f on Windows",
+      });
+    }
+  };
   const markAttributes = (record: MftRecord, attrs: AttributeRecord[]): void => {
+    current = record;
     for (const a of attrs) {
       if (!a.nonResident) continue;
-      const runs = decodeRunlist(record.bytes, a.mappingPairsOffset, a.recordOffset + a.length, a.lowestVcn, a.highestVcn, {
+      currentAttr = a;
+      forEachRun(record.bytes, a.mappingPairsOffset, a.recordOffset + a.length, a.lowestVcn, a.highestVcn, {
         recordNumber: record.header.recordNumber,
         volumeByteOffset: record.volumeByteOffset,
         nrClusters: ncl,
-      });
-      for (const r of runs) {
-        if (r.lcn < 0) continue;
-        const twice = markRun(map, r.lcn, r.length);
-        if (twice >= 0) {
-          throw new SnapcloneError('NTFS_CLUSTER_REFERENCED_TWICE', `cluster ${twice} is referenced twice (second time by MFT record ${record.header.recordNumber})`, {
-            kind: 'refused',
-            byteOffset: record.volumeByteOffset + a.recordOffset,
-            expected: 'each cluster used by one file',
-            actual: `cluster ${twice} used again`,
-            hint: "Windows wasn't shut down properly or the file system is inconsistent: run chkdsk /f on Windows",
-          });
-        }
-      }
+      }, onRun);
     }
   };
 
@@ -228,9 +233,11 @@ export async function walkClusters(
       if (!hasFileMagic(bytes) || !(((bytes[0x16] as number) | ((bytes[0x17] as number) << 8)) & MFT_RECORD_IN_USE)) continue;
       const number = first + i;
       const volumeByteOffset = volume.recordVolumeOffset(number);
+      // One DataView per record, shared by the header and attribute decoders.
+      const view = new DataView(chunk.buffer, chunk.byteOffset + i * rs, rs);
       let header;
       try {
-        header = decodeMftRecord(bytes, number, volumeByteOffset);
+        header = decodeMftRecord(bytes, number, volumeByteOffset, view);
       } catch (e) {
         // ntfsclone cannot open such an inode (EIO) and skips it; do the same, and say so.
         if (e instanceof SnapcloneError && (e.code === 'NTFS_BAD_FIXUP' || e.code === 'NTFS_BAD_RECORD')) {
@@ -240,7 +247,7 @@ export async function walkClusters(
         throw e;
       }
       if (header.isExtent) continue; // reached through its base inode's attribute list
-      const record: MftRecord = { bytes, header, attrs: readAttributes(bytes, header, volumeByteOffset), volumeByteOffset };
+      const record: MftRecord = { bytes, header, attrs: readAttributes(bytes, header, volumeByteOffset, view), volumeByteOffset };
       markAttributes(record, record.attrs);
       if (record.attrs.some((a) => a.type === AT_ATTRIBUTE_LIST)) {
         const entries = (await volume.attributeList(record)) ?? [];

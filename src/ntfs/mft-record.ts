@@ -20,7 +20,6 @@ export const FIXUP_STRIDE_BYTES = 512;
 export const MFT_RECORD_IN_USE = 0x0001;
 export const MFT_RECORD_IS_DIRECTORY = 0x0002;
 
-const MAGIC_FILE = 0x454c4946; // "FILE" read as le32
 
 export interface MftRecordHeader {
   recordNumber: number;
@@ -41,15 +40,20 @@ export interface MftRecordHeader {
 
 /** True when the record starts with "FILE" (free records may hold zeros or "BAAD"). */
 export function hasFileMagic(record: Uint8Array): boolean {
-  return record.byteLength >= 4 && viewOf(record).getUint32(OFF_MAGIC, true) === MAGIC_FILE;
+  // Byte compares: this runs on every record of the MFT.
+  return record.byteLength >= 4 && record[0] === 0x46 && record[1] === 0x49 && record[2] === 0x4c && record[3] === 0x45;
 }
 
 /**
  * Applies the update-sequence fixups of `record` in place and decodes its header. `byteOffset`
  * is where the record sits on the volume, for error messages.
  */
-export function decodeMftRecord(record: Uint8Array, recordNumber: number, byteOffset: number): MftRecordHeader {
-  const view = viewOf(record);
+export function decodeMftRecord(
+  record: Uint8Array,
+  recordNumber: number,
+  byteOffset: number,
+  view: DataView = viewOf(record),
+): MftRecordHeader {
   const size = record.byteLength;
   const where = `MFT record ${recordNumber}`;
   if (!hasFileMagic(record)) {

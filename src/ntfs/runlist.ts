@@ -62,6 +62,25 @@ export function decodeRunlist(
   ctx: RunlistContext,
 ): Run[] {
   const runs: Run[] = [];
+  forEachRun(bytes, start, end, lowestVcn, highestVcn, ctx, (vcn, lcn, length) => {
+    runs.push({ vcn, lcn, length });
+  });
+  return runs;
+}
+
+/**
+ * decodeRunlist without the array: calls `onRun(vcn, lcn, length)` for each run, with the same
+ * checks (the MFT walk decodes every runlist of the volume and keeps none of them).
+ */
+export function forEachRun(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  lowestVcn: number,
+  highestVcn: number,
+  ctx: RunlistContext,
+  onRun: (vcn: number, lcn: number, length: number) => void,
+): void {
   let pos = start;
   let vcn = lowestVcn;
   let lcn = 0;
@@ -96,7 +115,7 @@ export function decodeRunlist(
       }
       runLcn = lcn;
     }
-    runs.push({ vcn, lcn: runLcn, length });
+    onRun(vcn, runLcn, length);
     vcn += length;
     if (!Number.isSafeInteger(vcn)) throw runError(ctx, 'the runlist covers too many clusters', pos, 'a VCN below 2^53', vcn);
     pos += 1 + lengthSize + offsetSize;
@@ -104,5 +123,4 @@ export function decodeRunlist(
   if (highestVcn !== 0 && vcn - 1 !== highestVcn) {
     throw runError(ctx, 'the mapping pairs do not end at highest_vcn', start, `last VCN ${highestVcn}`, vcn - 1);
   }
-  return runs;
 }

@@ -137,8 +137,18 @@ export class NtfsVolume {
   recordVolumeOffset(n: number): number {
     const streamOffset = n * this.boot.mftRecordSize;
     const vcn = Math.floor(streamOffset / this.boot.clusterSize);
-    const run = this.mft.runs.find((r) => vcn >= r.vcn && vcn < r.vcn + r.length);
-    return run && run.lcn >= 0 ? run.lcn * this.boot.clusterSize + (streamOffset - run.vcn * this.boot.clusterSize) : -1;
+    // Binary search: a fragmented $MFT has thousands of runs and the walk asks for every record.
+    const runs = this.mft.runs;
+    let lo = 0;
+    let hi = runs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = runs[mid] as Run;
+      if (r.vcn + r.length <= vcn) lo = mid + 1;
+      else hi = mid;
+    }
+    const run = runs[lo];
+    return run && vcn >= run.vcn && run.lcn >= 0 ? run.lcn * this.boot.clusterSize + (streamOffset - run.vcn * this.boot.clusterSize) : -1;
   }
 
   /** Raw bytes of records [first, first + count) into `target` (fixups not applied). */
