@@ -1,7 +1,8 @@
 // save-image and restore-image against ntfsclone, as whole processes through the built CLI, on the
 // same volume in the same run: a 1 GiB sparse NTFS volume with ~300 MB in use (files from /usr,
 // random data, fragmented files), built once with mkntfs and ntfs-3g and cached under
-// $SNAPCLONE_BENCH_DIR. Prints wall-time ratios (mean and best) and each side's peak RSS.
+// $SNAPCLONE_BENCH_DIR, and a 2 GiB volume holding 60,000 files (the MFT walk dominates). Prints
+// wall-time ratios (mean and best) and each side's peak RSS.
 // `npm run bench -- ntfsclone`; needs root, FUSE and ntfs-3g.
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -64,6 +65,32 @@ export function ensureBenchVolume(): string {
     }
     closeSync(a);
     closeSync(b);
+  } finally {
+    execFileSync('umount', [mnt]);
+    rmSync(mnt, { recursive: true, force: true });
+  }
+  writeFileSync(done, '');
+  return volume;
+}
+
+/** A 2 GiB volume with 60,000 files (mostly resident): the MFT walk dominates its save. */
+export function ensureManyFilesVolume(): string {
+  mkdirSync(BENCH_DIR, { recursive: true });
+  const volume = join(BENCH_DIR, 'ntfs-many.ntfs');
+  const done = `${volume}.done`;
+  if (existsSync(done)) return volume;
+  rmSync(volume, { force: true });
+  execFileSync('truncate', ['-s', String(2 * VOLUME_BYTES), volume]);
+  execFileSync('mkntfs', ['-F', '-f', '-q', '-L', 'many', volume], { stdio: 'ignore' });
+  const mnt = mkdtempSync(join(tmpdir(), 'snapclone-bench-mnt-'));
+  execFileSync('ntfs-3g', [volume, mnt]);
+  try {
+    const big = Buffer.alloc(12000, 0x61);
+    for (let d = 0; d < 120; d++) {
+      const dir = join(mnt, `d${d}`);
+      mkdirSync(dir);
+      for (let i = 0; i < 500; i++) writeFileSync(join(dir, `f${i}`), i % 5 === 0 ? big : Buffer.from(`small file ${d}/${i}`));
+    }
   } finally {
     execFileSync('umount', [mnt]);
     rmSync(mnt, { recursive: true, force: true });
@@ -146,9 +173,16 @@ export async function run(): Promise<void> {
   const restoreOurs = (): Promise<void> => runProcess(process.execPath, [CLI, 'restore-image', theirs, rawOurs, '--overwrite', '-q']);
   const [st, so] = await interleavedMinima(7, saveTheirs, saveOurs);
   const [rt, ro] = await interleavedMinima(7, restoreTheirs, restoreOurs);
+  const many = ensureManyFilesVolume();
+  const [mt, mo] = await interleavedMinima(
+    7,
+    () => runProcess('ntfsclone', ['-q', '--save-image', '-O', theirs, many]),
+    () => runProcess(process.execPath, [CLI, 'save-image', many, '-o', ours, '--overwrite', '-q']),
+  );
   console.log('\ninterleaved, best of 7 (s):');
   console.log(`  save-image     ntfsclone ${st.toFixed(3)}  snapclone ${so.toFixed(3)}  ratio ${(so / st).toFixed(2)}x`);
   console.log(`  restore-image  ntfsclone ${rt.toFixed(3)}  snapclone ${ro.toFixed(3)}  ratio ${(ro / rt).toFixed(2)}x`);
+  console.log(`  save-image, 60,000 files (MFT walk bound)  ntfsclone ${mt.toFixed(3)}  snapclone ${mo.toFixed(3)}  ratio ${(mo / mt).toFixed(2)}x`);
 
   console.log('\npeak RSS (KiB), one run each:');
   console.log(`  ntfsclone --save-image     ${peakRssKiB('ntfsclone', ['-q', '--save-image', '-O', theirs, volume])}`);
