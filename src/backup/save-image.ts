@@ -12,6 +12,7 @@ import type { BootSector } from '../ntfs/boot-sector.js';
 import { NtfsVolume, type VolumeInformation } from '../ntfs/volume.js';
 import { refuseMountedReadWrite } from '../io/mount-check.js';
 import { SourceFile } from '../io/source-file.js';
+import type { ReadAt } from '../core/read-at.js';
 
 export interface SaveImageOptions {
   /** Save a volume flagged dirty (ntfsclone's --force). */
@@ -51,58 +52,72 @@ export async function prepareSave(sourcePath: string, options: SaveImageOptions 
   await refuseMountedReadWrite(sourcePath);
   const source = await SourceFile.open(sourcePath);
   try {
-    const volume = await NtfsVolume.open(source, source.sizeBytes).catch((e: unknown) => {
-      throw e instanceof SnapcloneError ? e.withPath(sourcePath) : e;
-    });
-    const volumeInfo = await volume.volumeInformation();
-    if (volumeInfo.dirty && !options.force) {
-      throw new SnapcloneError('NTFS_DIRTY', `volume ${sourcePath} is scheduled for a check or was shut down uncleanly`, {
-        kind: 'refused',
-        path: sourcePath,
-        expected: 'volume flag 0x0001 (dirty) clear',
-        actual: `flags 0x${volumeInfo.flags.toString(16).padStart(4, '0')}`,
-        hint: 'boot Windows (or run chkdsk /f) so it is checked and closed cleanly, or use --force to save it anyway',
-      });
-    }
-    if (!isSupportedNtfsVersion(volumeInfo.majorVersion, volumeInfo.minorVersion)) {
-      throw new SnapcloneError('NTFS_UNSUPPORTED_VERSION', `unknown NTFS version ${volumeInfo.majorVersion}.${volumeInfo.minorVersion}`, {
-        path: sourcePath,
-        expected: '1.1, 1.2, 2.x, 3.0 or 3.1',
-        actual: `${volumeInfo.majorVersion}.${volumeInfo.minorVersion}`,
-      });
-    }
-    const saveSet = await computeSaveSet(volume, {
-      checkConsistency: options.checkConsistency ?? true,
-      progress: options.progress,
-    }).catch((e: unknown) => {
-      throw e instanceof SnapcloneError ? e.withPath(sourcePath) : e;
-    });
-    const geometry: ImageGeometry = {
-      clusterSize: volume.clusterSize,
-      nrClusters: volume.nrClusters,
-      deviceSize: source.sizeBytes,
-    };
-    let used = false;
-    const chunks = (progress: Progress = silentProgress): AsyncGenerator<Uint8Array> => {
-      if (used) throw new SnapcloneError('IMG_ALREADY_STREAMED', 'the image of a prepared save can be produced once', { kind: 'internal' });
-      used = true;
-      return encodeImage(source, geometry, saveSet.bitmap, saveSet.inuse, { progress });
-    };
-    return {
-      sourcePath,
-      deviceBytes: source.sizeBytes,
-      boot: volume.boot,
-      volumeInfo,
-      saveSet,
-      geometry,
-      imageBytes: imageSizeBytes(geometry, saveSet.bitmap),
-      chunks,
-      // Object mode: each chunk passes as it is (a byte-mode Readable would concatenate them).
-      stream: (progress?: Progress) => Readable.from(chunks(progress), { objectMode: true, highWaterMark: 2 }),
-      close: () => source.close(),
-    };
+    return await prepareSaveFrom(source, sourcePath, { ...options, close: () => source.close() });
   } catch (e) {
     await source.close();
     throw e;
   }
+}
+
+/**
+ * The same from any ReadAt, such as a SliceReadAt over a partition of a disk image: its
+ * `sizeBytes` is the device_size of the header. `label` names it in messages; `close` (optional)
+ * becomes the prepared save's close(). No mount check: the caller knows what it reads.
+ */
+export async function prepareSaveFrom(
+  source: ReadAt,
+  label: string,
+  options: SaveImageOptions & { close?: () => Promise<void> } = {},
+): Promise<PreparedSave> {
+  const sourcePath = label;
+  const volume = await NtfsVolume.open(source, source.sizeBytes).catch((e: unknown) => {
+    throw e instanceof SnapcloneError ? e.withPath(sourcePath) : e;
+  });
+  const volumeInfo = await volume.volumeInformation();
+  if (volumeInfo.dirty && !options.force) {
+    throw new SnapcloneError('NTFS_DIRTY', `volume ${sourcePath} is scheduled for a check or was shut down uncleanly`, {
+      kind: 'refused',
+      path: sourcePath,
+      expected: 'volume flag 0x0001 (dirty) clear',
+      actual: `flags 0x${volumeInfo.flags.toString(16).padStart(4, '0')}`,
+      hint: 'boot Windows (or run chkdsk /f) so it is checked and closed cleanly, or use --force to save it anyway',
+    });
+  }
+  if (!isSupportedNtfsVersion(volumeInfo.majorVersion, volumeInfo.minorVersion)) {
+    throw new SnapcloneError('NTFS_UNSUPPORTED_VERSION', `unknown NTFS version ${volumeInfo.majorVersion}.${volumeInfo.minorVersion}`, {
+      path: sourcePath,
+      expected: '1.1, 1.2, 2.x, 3.0 or 3.1',
+      actual: `${volumeInfo.majorVersion}.${volumeInfo.minorVersion}`,
+    });
+  }
+  const saveSet = await computeSaveSet(volume, {
+    checkConsistency: options.checkConsistency ?? true,
+    progress: options.progress,
+  }).catch((e: unknown) => {
+    throw e instanceof SnapcloneError ? e.withPath(sourcePath) : e;
+  });
+  const geometry: ImageGeometry = {
+    clusterSize: volume.clusterSize,
+    nrClusters: volume.nrClusters,
+    deviceSize: source.sizeBytes,
+  };
+  let used = false;
+  const chunks = (progress: Progress = silentProgress): AsyncGenerator<Uint8Array> => {
+    if (used) throw new SnapcloneError('IMG_ALREADY_STREAMED', 'the image of a prepared save can be produced once', { kind: 'internal' });
+    used = true;
+    return encodeImage(source, geometry, saveSet.bitmap, saveSet.inuse, { progress });
+  };
+  return {
+    sourcePath,
+    deviceBytes: source.sizeBytes,
+    boot: volume.boot,
+    volumeInfo,
+    saveSet,
+    geometry,
+    imageBytes: imageSizeBytes(geometry, saveSet.bitmap),
+    chunks,
+    // Object mode: each chunk passes as it is (a byte-mode Readable would concatenate them).
+    stream: (progress?: Progress) => Readable.from(chunks(progress), { objectMode: true, highWaterMark: 2 }),
+    close: options.close ?? (async () => {}),
+  };
 }

@@ -73,34 +73,67 @@ function attrError(
   });
 }
 
-function readSize(view: DataView, off: number, recordNumber: number, base: number, what: string): number {
-  const v = view.getBigInt64(off, true);
-  if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw attrError(recordNumber, `${what} is out of range`, base + off, `0 .. ${Number.MAX_SAFE_INTEGER}`, v);
+
+/** A fresh attribute record, to be filled by forEachAttribute. */
+export function emptyAttributeRecord(): AttributeRecord {
+  return {
+    type: 0,
+    name: '',
+    nonResident: false,
+    flags: 0,
+    instance: 0,
+    recordOffset: 0,
+    length: 0,
+    valueOffset: 0,
+    valueLength: 0,
+    lowestVcn: 0,
+    highestVcn: -1,
+    mappingPairsOffset: 0,
+    compressionUnit: 0,
+    allocatedSize: 0,
+    dataSize: 0,
+    initializedSize: 0,
+  };
+}
+
+/** A signed 64-bit field as a number, or NaN when it is outside ±2^53 (no bigint per attribute). */
+function readI64(view: DataView, off: number): number {
+  const hi = view.getInt32(off + 4, true);
+  if (hi >= 0x200000 || hi < -0x200000) return Number.NaN;
+  return hi * 0x100000000 + view.getUint32(off, true);
+}
+
+function readSizeField(view: DataView, off: number, rn: number, base: number, what: string): number {
+  const v = readI64(view, off);
+  if (!(v >= 0)) {
+    throw attrError(rn, `${what} is out of range`, base + off, `0 .. ${Number.MAX_SAFE_INTEGER}`, Number.isNaN(v) ? view.getBigInt64(off, true) : v);
   }
-  return Number(v);
+  return v;
 }
 
 /**
- * Lists the attributes of a record whose fixups are applied. `volumeByteOffset` is where the
- * record sits on the volume, for error messages.
+ * Walks the attributes of a record whose fixups are applied, checking every length and offset,
+ * and calls `visit` with each. `scratch` is reused for every call (the MFT walk allocates
+ * nothing per attribute); copy it to keep it. `volumeByteOffset` is for error messages.
  */
-export function readAttributes(
+export function forEachAttribute(
   record: Uint8Array,
   header: MftRecordHeader,
   volumeByteOffset: number,
-  view: DataView = viewOf(record),
-): AttributeRecord[] {
-  const out: AttributeRecord[] = [];
+  view: DataView,
+  visit: (a: AttributeRecord) => void,
+  scratch: AttributeRecord = emptyAttributeRecord(),
+): void {
   const end = header.bytesInUse;
   const rn = header.recordNumber;
+  const a = scratch;
   let pos = header.attrsOffset;
   for (;;) {
     if (pos + 4 > end) {
       throw attrError(rn, 'the attribute list runs past the bytes in use', volumeByteOffset + pos, `an end marker before ${end}`, 'none');
     }
     const type = view.getUint32(pos + OFF_TYPE, true);
-    if (type === AT_END) return out;
+    if (type === AT_END) return;
     if (pos + RESIDENT_HEADER_BYTES > end) {
       throw attrError(rn, 'an attribute header runs past the bytes in use', volumeByteOffset + pos, `${RESIDENT_HEADER_BYTES} bytes before ${end}`, end - pos);
     }
@@ -117,24 +150,22 @@ export function readAttributes(
     }
     let name = '';
     for (let i = 0; i < nameLength; i++) name += String.fromCharCode(view.getUint16(pos + nameOffset + i * 2, true));
-    const a: AttributeRecord = {
-      type,
-      name,
-      nonResident,
-      flags: view.getUint16(pos + OFF_FLAGS, true),
-      instance: view.getUint16(pos + OFF_INSTANCE, true),
-      recordOffset: pos,
-      length,
-      valueOffset: 0,
-      valueLength: 0,
-      lowestVcn: 0,
-      highestVcn: -1,
-      mappingPairsOffset: 0,
-      compressionUnit: 0,
-      allocatedSize: 0,
-      dataSize: 0,
-      initializedSize: 0,
-    };
+    a.type = type;
+    a.name = name;
+    a.nonResident = nonResident;
+    a.flags = view.getUint16(pos + OFF_FLAGS, true);
+    a.instance = view.getUint16(pos + OFF_INSTANCE, true);
+    a.recordOffset = pos;
+    a.length = length;
+    a.valueOffset = 0;
+    a.valueLength = 0;
+    a.lowestVcn = 0;
+    a.highestVcn = -1;
+    a.mappingPairsOffset = 0;
+    a.compressionUnit = 0;
+    a.allocatedSize = 0;
+    a.dataSize = 0;
+    a.initializedSize = 0;
     if (!nonResident) {
       const valueLength = view.getUint32(pos + OFF_VALUE_LENGTH, true);
       const valueOffset = view.getUint16(pos + OFF_VALUE_OFFSET, true);
@@ -145,26 +176,41 @@ export function readAttributes(
       a.valueLength = valueLength;
     } else {
       const base = volumeByteOffset + pos;
-      const lowest = view.getBigInt64(pos + OFF_LOWEST_VCN, true);
-      const highest = view.getBigInt64(pos + OFF_HIGHEST_VCN, true);
-      if (lowest < 0n || lowest > BigInt(Number.MAX_SAFE_INTEGER) || highest < -1n || highest > BigInt(Number.MAX_SAFE_INTEGER) || highest < lowest - 1n) {
-        throw attrError(rn, `attribute 0x${type.toString(16)} has an invalid VCN range`, base + OFF_LOWEST_VCN, 'lowest_vcn >= 0, highest_vcn >= lowest_vcn - 1', `${lowest}..${highest}`);
+      const lowest = readI64(view, pos + OFF_LOWEST_VCN);
+      const highest = readI64(view, pos + OFF_HIGHEST_VCN);
+      if (!(lowest >= 0) || !(highest >= -1) || highest < lowest - 1) {
+        throw attrError(rn, `attribute 0x${type.toString(16)} has an invalid VCN range`, base + OFF_LOWEST_VCN, 'lowest_vcn >= 0, highest_vcn >= lowest_vcn - 1', `${view.getBigInt64(pos + OFF_LOWEST_VCN, true)}..${view.getBigInt64(pos + OFF_HIGHEST_VCN, true)}`);
       }
       const mpo = view.getUint16(pos + OFF_MAPPING_PAIRS_OFFSET, true);
       if (mpo < NON_RESIDENT_HEADER_BYTES || mpo >= length) {
         throw attrError(rn, `attribute 0x${type.toString(16)} has its mapping pairs outside it`, base + OFF_MAPPING_PAIRS_OFFSET, `${NON_RESIDENT_HEADER_BYTES} .. ${length - 1}`, mpo);
       }
-      a.lowestVcn = Number(lowest);
-      a.highestVcn = Number(highest);
+      a.lowestVcn = lowest;
+      a.highestVcn = highest;
       a.mappingPairsOffset = pos + mpo;
       a.compressionUnit = view.getUint8(pos + OFF_COMPRESSION_UNIT);
-      a.allocatedSize = readSize(view, pos + OFF_ALLOCATED_SIZE, rn, volumeByteOffset, 'allocated size');
-      a.dataSize = readSize(view, pos + OFF_DATA_SIZE, rn, volumeByteOffset, 'data size');
-      a.initializedSize = readSize(view, pos + OFF_INITIALIZED_SIZE, rn, volumeByteOffset, 'initialized size');
+      a.allocatedSize = readSizeField(view, pos + OFF_ALLOCATED_SIZE, rn, volumeByteOffset, 'allocated size');
+      a.dataSize = readSizeField(view, pos + OFF_DATA_SIZE, rn, volumeByteOffset, 'data size');
+      a.initializedSize = readSizeField(view, pos + OFF_INITIALIZED_SIZE, rn, volumeByteOffset, 'initialized size');
     }
-    out.push(a);
+    visit(a);
     pos += length;
   }
+}
+
+/**
+ * Lists the attributes of a record whose fixups are applied. `volumeByteOffset` is where the
+ * record sits on the volume, for error messages.
+ */
+export function readAttributes(
+  record: Uint8Array,
+  header: MftRecordHeader,
+  volumeByteOffset: number,
+  view: DataView = viewOf(record),
+): AttributeRecord[] {
+  const out: AttributeRecord[] = [];
+  forEachAttribute(record, header, volumeByteOffset, view, (a) => out.push({ ...a }));
+  return out;
 }
 
 /** The first attribute of `type` and `name` in a list (for records without $ATTRIBUTE_LIST). */

@@ -6,7 +6,7 @@
 
 import { SnapcloneError } from '../core/errors.js';
 import { silentProgress, type Progress } from '../core/progress.js';
-import { AT_ATTRIBUTE_LIST, readAttributes, type AttributeRecord } from './attribute.js';
+import { AT_ATTRIBUTE_LIST, emptyAttributeRecord, forEachAttribute, readAttributes, type AttributeRecord } from './attribute.js';
 import { decodeMftRecord, hasFileMagic, MFT_RECORD_IN_USE } from './mft-record.js';
 import { forEachRun } from './runlist.js';
 import { readStream } from './stream-reader.js';
@@ -211,17 +211,24 @@ export async function walkClusters(
       });
     }
   };
-  const markAttributes = (record: MftRecord, attrs: AttributeRecord[]): void => {
+  // The runlist context and the per-attribute visitor are reused for every record: the walk
+  // visits every attribute of the volume and keeps nothing of them.
+  const ctx = { recordNumber: 0, volumeByteOffset: 0, nrClusters: ncl };
+  const scratch = emptyAttributeRecord();
+  let hasList = false;
+  const visit = (a: AttributeRecord): void => {
+    if (a.type === AT_ATTRIBUTE_LIST) hasList = true;
+    if (!a.nonResident) return;
+    currentAttr = a;
+    forEachRun((current as MftRecord).bytes, a.mappingPairsOffset, a.recordOffset + a.length, a.lowestVcn, a.highestVcn, ctx, onRun);
+  };
+  const markRecord = (record: MftRecord, view: DataView): boolean => {
     current = record;
-    for (const a of attrs) {
-      if (!a.nonResident) continue;
-      currentAttr = a;
-      forEachRun(record.bytes, a.mappingPairsOffset, a.recordOffset + a.length, a.lowestVcn, a.highestVcn, {
-        recordNumber: record.header.recordNumber,
-        volumeByteOffset: record.volumeByteOffset,
-        nrClusters: ncl,
-      }, onRun);
-    }
+    ctx.recordNumber = record.header.recordNumber;
+    ctx.volumeByteOffset = record.volumeByteOffset;
+    hasList = false;
+    forEachAttribute(record.bytes, record.header, record.volumeByteOffset, view, visit, scratch);
+    return hasList;
   };
 
   for (let first = 0; first < count; first += perChunk) {
@@ -247,14 +254,15 @@ export async function walkClusters(
         throw e;
       }
       if (header.isExtent) continue; // reached through its base inode's attribute list
-      const record: MftRecord = { bytes, header, attrs: readAttributes(bytes, header, volumeByteOffset, view), volumeByteOffset };
-      markAttributes(record, record.attrs);
-      if (record.attrs.some((a) => a.type === AT_ATTRIBUTE_LIST)) {
+      const record: MftRecord = { bytes, header, attrs: [], volumeByteOffset };
+      if (markRecord(record, view)) {
+        // Rare: the inode continues in extent records named by its attribute list.
+        record.attrs = readAttributes(bytes, header, volumeByteOffset, view);
         const entries = (await volume.attributeList(record)) ?? [];
         const extents = new Set(entries.map((e) => e.recordNumber).filter((r) => r !== number));
         for (const e of extents) {
           const ext = await volume.readExtent(e, number);
-          markAttributes(ext, ext.attrs);
+          markRecord(ext, new DataView(ext.bytes.buffer, ext.bytes.byteOffset, ext.bytes.byteLength));
         }
       }
     }
