@@ -19,6 +19,12 @@ export interface SaveImageOptions {
   force?: boolean;
   /** Walk the MFT and compare with $Bitmap before saving, as ntfsclone does (default true). */
   checkConsistency?: boolean;
+  /**
+   * Run that walk while the image is produced instead of before, for outputs that are discarded
+   * on failure (a temporary file): the last chunk is held back until the walk agreed, and the
+   * stream fails with the walk's error otherwise. Never for stdout, where bytes cannot be taken back.
+   */
+  overlapCheck?: boolean;
   progress?: Progress;
 }
 
@@ -37,6 +43,30 @@ export interface PreparedSave {
   /** The same as a byte stream with a small read-ahead (reads overlap writes). */
   stream(progress?: Progress): Readable;
   close(): Promise<void>;
+}
+
+/**
+ * Passes `chunks` through but holds the last one back until `check` resolved, and stops with the
+ * check's error as soon as it fails: a consumer that publishes only a complete stream (a temporary
+ * file renamed at the end) then never publishes an image of a volume the check refuses.
+ */
+async function* heldUntil(chunks: AsyncGenerator<Uint8Array>, check: Promise<void>, label: string): AsyncGenerator<Uint8Array> {
+  let failure: unknown;
+  check.catch((e: unknown) => {
+    failure = e instanceof SnapcloneError ? e.withPath(label) : e;
+  });
+  let held: Uint8Array | undefined;
+  for await (const chunk of chunks) {
+    if (failure) throw failure;
+    if (held) yield held;
+    held = chunk;
+  }
+  try {
+    await check;
+  } catch (e) {
+    throw e instanceof SnapcloneError ? e.withPath(label) : e;
+  }
+  if (held) yield held;
 }
 
 /** NTFS versions ntfsclone accepts (anything else: "Unknown NTFS version"). */
@@ -92,6 +122,7 @@ export async function prepareSaveFrom(
   }
   const saveSet = await computeSaveSet(volume, {
     checkConsistency: options.checkConsistency ?? true,
+    deferCheck: options.overlapCheck ?? false,
     progress: options.progress,
   }).catch((e: unknown) => {
     throw e instanceof SnapcloneError ? e.withPath(sourcePath) : e;
@@ -105,7 +136,8 @@ export async function prepareSaveFrom(
   const chunks = (progress: Progress = silentProgress): AsyncGenerator<Uint8Array> => {
     if (used) throw new SnapcloneError('IMG_ALREADY_STREAMED', 'the image of a prepared save can be produced once', { kind: 'internal' });
     used = true;
-    return encodeImage(source, geometry, saveSet.bitmap, saveSet.inuse, { progress });
+    const image = encodeImage(source, geometry, saveSet.bitmap, saveSet.inuse, { progress });
+    return saveSet.pendingCheck ? heldUntil(image, saveSet.pendingCheck, sourcePath) : image;
   };
   return {
     sourcePath,

@@ -27,11 +27,21 @@ export interface SaveSet {
    * (ntfsclone skips them too); their clusters then only count if $Bitmap agrees without them.
    */
   unreadableRecords: number[];
+  /**
+   * With `deferCheck`: the MFT walk still running. It resolves when the walk agrees with $Bitmap
+   * and rejects (NTFS_BITMAP_MISMATCH, ...) otherwise; nothing may be published before it resolves.
+   */
+  pendingCheck?: Promise<void>;
 }
 
 export interface SaveSetOptions {
   /** Walk the MFT and compare with $Bitmap, as ntfsclone does (default true). */
   checkConsistency?: boolean;
+  /**
+   * Return as soon as $Bitmap is read and run the walk in the background (SaveSet.pendingCheck),
+   * so that a save into a temporary file overlaps it. The walk reports no progress then.
+   */
+  deferCheck?: boolean;
   progress?: Progress;
 }
 
@@ -82,14 +92,23 @@ export async function computeSaveSet(volume: NtfsVolume, options: SaveSetOptions
 
   const checked = options.checkConsistency ?? true;
   const unreadableRecords: number[] = [];
+  let pendingCheck: Promise<void> | undefined;
+  // ntfsclone's compare also covers the $Bitmap bits from nr_clusters to the end of their byte,
+  // which must be set; check them at once (the walk's map has them preset).
+  for (let c = ncl; c < compareBytes * 8; c++) {
+    if (!(((bitmap[c >>> 3] as number) >> (c & 7)) & 1)) throw mismatchError([{ cluster: c, missing: true }], 1);
+  }
   if (checked) {
-    const walked = await walkClusters(volume, progress, (n) => unreadableRecords.push(n));
-    compareBitmaps(walked.subarray(0, compareBytes), bitmap, unreadableRecords);
-  } else {
-    // Without the walk, still refuse what ntfsclone's compare refuses at the tail: every $Bitmap
-    // bit from nr_clusters to the end of its byte must be set.
-    for (let c = ncl; c < compareBytes * 8; c++) {
-      if (!(((bitmap[c >>> 3] as number) >> (c & 7)) & 1)) throw mismatchError([{ cluster: c, missing: true }], 1);
+    const onDisk = options.deferCheck ? bitmap.slice(0, compareBytes) : bitmap.subarray(0, compareBytes);
+    const check = async (walkProgress: Progress): Promise<void> => {
+      const walked = await walkClusters(volume, walkProgress, (n) => unreadableRecords.push(n));
+      compareBitmaps(walked.subarray(0, compareBytes), onDisk, unreadableRecords);
+    };
+    if (options.deferCheck) {
+      pendingCheck = check(silentProgress);
+      pendingCheck.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+    } else {
+      await check(progress);
     }
   }
   // Bits past nr_clusters: only nr_clusters itself (the backup boot sector chunk) is saved.
@@ -102,7 +121,7 @@ export async function computeSaveSet(volume: NtfsVolume, options: SaveSetOptions
       badClusters++;
     }
   }
-  return { bitmap, nrClusters: ncl, inuse: countBits(bitmap, ncl), badClusters, checked, unreadableRecords };
+  return { bitmap, nrClusters: ncl, inuse: countBits(bitmap, ncl), badClusters, checked, unreadableRecords, pendingCheck };
 }
 
 interface Mismatch {

@@ -89,6 +89,9 @@ describe.skipIf(!HAVE_NTFSCLONE)('save-image, restore-image and info on damaged 
     const r1 = await saveBoth(extra);
     expect(r1.theirs).toBe(1);
     expect([r1.mine, r1.code, r1.oursExists]).toEqual([4, 'NTFS_BITMAP_MISMATCH', false]);
+    // To stdout nothing is written at all: the walk runs before the first byte.
+    const toStdout = await runCli(['save-image', extra, '-o', '-', '-q']);
+    expect([toStdout.status, errorCode(toStdout.stderr), toStdout.stdout.byteLength]).toEqual([4, 'NTFS_BITMAP_MISMATCH', 0]);
     // Trusting $Bitmap alone (--no-fs-check) saves it anyway.
     const trusted = await runCli(['save-image', extra, '-o', `${extra}.trusted`, '-q', '--no-fs-check']);
     expect(trusted.status, trusted.stderr).toBe(0);

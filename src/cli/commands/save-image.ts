@@ -12,6 +12,7 @@ import { prepareSave } from '../../backup/save-image.js';
 import { createAtomicFile, refuseExisting } from '../../io/atomic-file.js';
 import { ioError, pathKind } from '../../io/source-file.js';
 import { progressFromOptions } from '../progress.js';
+import type { Progress } from '../../core/progress.js';
 
 interface SaveImageCliOptions {
   output: string;
@@ -73,7 +74,9 @@ async function runSaveImage(source: string, opts: SaveImageCliOptions): Promise<
     }
   }
   const progress = progressFromOptions(opts);
-  const prepared = await prepareSave(source, { force: opts.force, checkConsistency: opts.fsCheck !== false, progress });
+  // A file output is a temporary until complete, so the MFT walk can run while the image is
+  // written; stdout cannot take bytes back, so there the walk comes first, as in ntfsclone.
+  const prepared = await prepareSave(source, { force: opts.force, checkConsistency: opts.fsCheck !== false, overlapCheck: out !== '-', progress });
   try {
     const { boot, volumeInfo, saveSet } = prepared;
     progress.note(
@@ -82,11 +85,9 @@ async function runSaveImage(source: string, opts: SaveImageCliOptions): Promise<
         `(${((100 * saveSet.inuse) / boot.nrClusters).toFixed(1)}%)`,
     );
     if (volumeInfo.dirty) progress.note('warning: the volume is flagged dirty; saving it anyway (--force)');
-    if (saveSet.unreadableRecords.length > 0) {
-      progress.note(`warning: ${saveSet.unreadableRecords.length} in-use MFT record(s) failed their checksums and were skipped, as ntfsclone skips them (first: ${saveSet.unreadableRecords.slice(0, 5).join(', ')}); run chkdsk /f`);
-    }
     if (saveSet.badClusters > 0) progress.note(`warning: the disk has ${saveSet.badClusters} bad cluster(s) (hardware faults); they are saved as gaps`);
     if (out === '-') {
+      warnUnreadable(progress, saveSet.unreadableRecords);
       await pipeline(prepared.stream(progress), process.stdout);
       return;
     }
@@ -107,9 +108,19 @@ async function runSaveImage(source: string, opts: SaveImageCliOptions): Promise<
       throw e;
     }
     progress.note(`saved ${out}: ${formatBytes(prepared.imageBytes)}`);
+    warnUnreadable(progress, saveSet.unreadableRecords);
   } finally {
     await prepared.close();
   }
+}
+
+/** The walk skipped in-use records that failed their fixups (as ntfsclone does): say so. */
+function warnUnreadable(progress: Progress, records: number[]): void {
+  if (records.length === 0) return;
+  progress.note(
+    `warning: ${records.length} in-use MFT record(s) failed their checksums and were skipped, as ntfsclone skips them ` +
+      `(first: ${records.slice(0, 5).join(', ')}); run chkdsk /f`,
+  );
 }
 
 async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number, path: string): Promise<void> {
