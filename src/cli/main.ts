@@ -59,6 +59,7 @@ async function onSignal(signal: NodeJS.Signals): Promise<void> {
 export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', (s) => void onSignal(s));
   process.on('SIGTERM', (s) => void onSignal(s));
+  process.on('SIGHUP', (s) => void onSignal(s)); // a closed terminal must not leave temporaries behind
   // A closed stdout (`snapclone ... | head`) is not a crash.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(EXIT_STATUS.io);

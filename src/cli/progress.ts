@@ -103,6 +103,7 @@ class BarProgress implements Progress {
         '\n',
     );
     this.drawn = false;
+    this.phase = ''; // a note after the phase ended must not redraw its finished bar
   }
 
   note(message: string): void {

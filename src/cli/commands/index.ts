@@ -7,13 +7,21 @@ import { registerBzip2 } from './bzip2.js';
 import { registerKeygen } from './keygen.js';
 import { registerLayout } from './layout.js';
 import { registerCleanup } from './cleanup.js';
+import { registerDemo } from './demo.js';
+import { registerInfo } from './info.js';
+import { registerRestoreImage } from './restore-image.js';
+import { registerSaveImage } from './save-image.js';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const COMMANDS: RegisterCommand[] = [
+  registerDemo,
+  registerSaveImage,
+  registerRestoreImage,
+  registerInfo,
+  registerLayout,
   registerBzip2,
+  registerCleanup,
   registerKeygen,
   registerAgent,
-  registerLayout,
-  registerCleanup,
 ];
