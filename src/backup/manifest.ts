@@ -9,7 +9,13 @@ export const MANIFEST_FORMAT = 'snapclone-backup-set';
 export const MANIFEST_VERSION = 1;
 
 export type SourceKind = 'lvm-snapshot' | 'file' | 'block-device';
-export type Consistency = 'quiesced' | 'crash-consistent';
+/**
+ * quiesced: the guest was frozen while the snapshot was taken; crash-consistent: a snapshot without a
+ * freeze (what a power cut would leave); no-snapshot: the source was read live (a file or a device
+ * that is not an LV), consistent only if nothing wrote to it during the backup.
+ */
+export type Consistency = 'quiesced' | 'crash-consistent' | 'no-snapshot';
+const CONSISTENCIES: readonly string[] = ['quiesced', 'crash-consistent', 'no-snapshot'];
 
 export interface ManifestFile {
   /** Name inside the set directory (no slashes). */
@@ -32,7 +38,16 @@ export interface ManifestPartition {
   imageFormat: 'ntfsclone+bzip2' | 'raw+bzip2';
   /** Bytes of the image before compression. */
   imageBytes: number;
-  ntfs?: { clusterSize: number; nrClusters: number; inuse: number; deviceSize: number; serial: string };
+  ntfs?: {
+    clusterSize: number;
+    nrClusters: number;
+    inuse: number;
+    deviceSize: number;
+    serial: string;
+    version?: string;
+    /** The volume was flagged dirty and saved anyway (--force). */
+    dirty?: boolean;
+  };
 }
 
 export interface Manifest {
@@ -53,7 +68,23 @@ export interface Manifest {
     snapshotMaxFillPercent?: number;
   };
   consistency: Consistency;
-  quiesce?: { agent: string; frozenAt: string; thawedAt: string; frozenMs: number; freezeOutput?: string } | undefined;
+  /**
+   * The agent's part, when --agent was given: the freeze window (frozenAt..thawedAt) around the
+   * snapshot, or why there was none (`freezeError`, with --allow-unquiesced).
+   */
+  quiesce?:
+    | {
+        agent: string;
+        frozenAt?: string;
+        thawedAt?: string;
+        frozenMs?: number;
+        freezeOutput?: string;
+        freezeError?: string;
+        thawError?: string;
+      }
+    | undefined;
+  /** Things the operator should know (no snapshot taken, a thaw that failed, ...). */
+  warnings?: string[];
   disk: {
     sizeBytes: number;
     sectorSize: number;
@@ -116,6 +147,22 @@ export function decodeManifest(text: string): Manifest {
     }
     if (!seen.has(p.image)) throw bad(`partition ${p.number} image`, 'a file listed in files[]', p.image);
     if (p.filesystem !== 'ntfs' && p.filesystem !== 'raw') throw bad(`partition ${p.number} filesystem`, 'ntfs or raw', p.filesystem);
+    const format = p.filesystem === 'ntfs' ? 'ntfsclone+bzip2' : 'raw+bzip2';
+    if (p.imageFormat !== format) throw bad(`partition ${p.number} imageFormat`, format, p.imageFormat);
+    if (p.filesystem === 'ntfs') {
+      const n = p.ntfs;
+      if (typeof n !== 'object' || n === null || !isCount(n.clusterSize) || n.clusterSize === 0 || !isCount(n.nrClusters) || !isCount(n.inuse) || !isCount(n.deviceSize)) {
+        throw bad(`partition ${p.number} ntfs`, 'clusterSize, nrClusters, inuse and deviceSize as counts', n);
+      }
+      if (n.inuse > n.nrClusters) throw bad(`partition ${p.number} ntfs.inuse`, `at most nrClusters (${n.nrClusters})`, n.inuse);
+    } else if (p.imageBytes !== p.sizeBytes) {
+      throw bad(`partition ${p.number} imageBytes`, `the partition size (${p.sizeBytes}) for a raw image`, p.imageBytes);
+    }
+  }
+  const numbers = new Set<number>();
+  for (const p of m.partitions) {
+    if (numbers.has(p.number)) throw bad('partitions[].number', 'unique partition numbers', p.number);
+    numbers.add(p.number);
   }
   if (typeof m.disk !== 'object' || m.disk === null || !isCount(m.disk.sizeBytes) || !isCount(m.disk.sectorSize)) {
     throw bad('disk', 'sizeBytes and sectorSize', m.disk);
@@ -128,8 +175,8 @@ export function decodeManifest(text: string): Manifest {
       throw bad(`partition ${p.number} extent`, `within the disk (${m.disk.sizeBytes} bytes)`, p.startByte + p.sizeBytes);
     }
   }
-  if (m.consistency !== 'quiesced' && m.consistency !== 'crash-consistent') {
-    throw bad('consistency', 'quiesced or crash-consistent', m.consistency);
+  if (typeof m.consistency !== 'string' || !CONSISTENCIES.includes(m.consistency)) {
+    throw bad('consistency', CONSISTENCIES.join(', '), m.consistency);
   }
   if (typeof m.label !== 'string' || typeof m.createdAt !== 'string' || typeof m.completedAt !== 'string') {
     throw bad('label/createdAt/completedAt', 'strings', { label: m.label, createdAt: m.createdAt });

@@ -1,12 +1,14 @@
 // Backup set directory names: LABEL-YYYYMMDDTHHMMSSZ (UTC, so names sort by time), and the hidden
-// temporary name a set is built under before it is renamed into place.
+// temporary name a set is built under before it is renamed into place. Temporaries are named as every
+// snapclone temporary is (".NAME.snapclone-PID-HEX.tmp", src/io/atomic-file.ts), so that the resource
+// journal accepts them and `snapclone cleanup` may remove them.
 
+import { randomBytes } from 'node:crypto';
 import { SnapcloneError } from '../core/errors.js';
 
 const LABEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
 const SET_NAME_PATTERN = /^([A-Za-z0-9][A-Za-z0-9_.+-]{0,63})-(\d{8}T\d{6}Z)$/;
-const TEMP_PREFIX = '.';
-const TEMP_INFIX = '.partial-';
+const TEMPORARY_SET_NAME = /^\.(.+)\.snapclone-(\d+)-[0-9a-f]+\.tmp$/;
 
 export function validateLabel(label: string): string {
   if (!LABEL_PATTERN.test(label)) {
@@ -48,17 +50,16 @@ export function parseSetName(name: string): ParsedSetName | undefined {
   return date ? { label: m[1]!, stamp: m[2]!, date } : undefined;
 }
 
-/** The hidden name a set is built under: ".LABEL-STAMP.partial-PID". */
+/** The hidden name a set is built (or deleted) under: ".LABEL-STAMP.snapclone-PID-HEX.tmp". */
 export function temporarySetName(finalName: string, pid: number): string {
-  return `${TEMP_PREFIX}${finalName}${TEMP_INFIX}${pid}`;
+  return `.${finalName}.snapclone-${pid}-${randomBytes(3).toString('hex')}.tmp`;
 }
 
 /** Parses a temporary set name back to its final name and the pid that was building it. */
 export function parseTemporarySetName(name: string): { finalName: string; pid: number } | undefined {
-  if (!name.startsWith(TEMP_PREFIX)) return undefined;
-  const i = name.lastIndexOf(TEMP_INFIX);
-  if (i < 0) return undefined;
-  const pid = Number(name.slice(i + TEMP_INFIX.length));
-  const finalName = name.slice(TEMP_PREFIX.length, i);
+  const m = TEMPORARY_SET_NAME.exec(name);
+  if (!m) return undefined;
+  const pid = Number(m[2]);
+  const finalName = m[1]!;
   return Number.isSafeInteger(pid) && pid > 0 && parseSetName(finalName) ? { finalName, pid } : undefined;
 }

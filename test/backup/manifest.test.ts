@@ -15,13 +15,25 @@ function sample(): Manifest {
     consistency: 'crash-consistent',
     disk: { sizeBytes: 1 << 30, sectorSize: 512, label: 'dos', id: '0x1234', layoutFile: 'layout.json' },
     partitions: [
-      { number: 1, startByte: 1 << 20, sizeBytes: 512 << 20, type: '7', filesystem: 'ntfs', image: 'p1.ntfsclone.img.bz2', imageFormat: 'ntfsclone+bzip2', imageBytes: 1000 },
+      {
+        number: 1,
+        startByte: 1 << 20,
+        sizeBytes: 512 << 20,
+        type: '7',
+        filesystem: 'ntfs',
+        image: 'p1.ntfsclone.img.bz2',
+        imageFormat: 'ntfsclone+bzip2',
+        imageBytes: 1000,
+        ntfs: { clusterSize: 4096, nrClusters: 131071, inuse: 20000, deviceSize: 512 << 20, serial: '0x1234', version: '3.1' },
+      },
+      { number: 5, startByte: 513 << 20, sizeBytes: 1 << 20, type: '83', filesystem: 'raw', image: 'p5.img.bz2', imageFormat: 'raw+bzip2', imageBytes: 1 << 20 },
     ],
     compression: { format: 'bzip2', level: 2, threads: 2 },
     timings: { totalSeconds: 60, imagingSeconds: 55 },
     files: [
       { name: 'layout.json', sizeBytes: 100, sha256: sha },
       { name: 'p1.ntfsclone.img.bz2', sizeBytes: 500, sha256: sha },
+      { name: 'p5.img.bz2', sizeBytes: 50, sha256: sha },
     ],
   };
 }
@@ -30,6 +42,17 @@ describe('manifest', () => {
   it('round-trips', () => {
     const m = sample();
     expect(decodeManifest(encodeManifest(m))).toEqual(m);
+  });
+  it('round-trips every consistency, a freeze record and warnings', () => {
+    for (const consistency of ['quiesced', 'crash-consistent', 'no-snapshot'] as const) {
+      const m: Manifest = {
+        ...sample(),
+        consistency,
+        quiesce: { agent: 'vm1:7410', frozenAt: '2026-11-26T10:00:00.000Z', thawedAt: '2026-11-26T10:00:00.400Z', frozenMs: 400, freezeOutput: 'flushed' },
+        warnings: ['no snapshot'],
+      };
+      expect(decodeManifest(encodeManifest(m))).toEqual(m);
+    }
   });
   it('rejects text that is not JSON', () => {
     expect(() => decodeManifest(encodeManifest(sample()).slice(0, 20))).toThrow(expect.objectContaining({ code: 'SET_BAD_MANIFEST' }));
@@ -44,6 +67,11 @@ describe('manifest', () => {
     ['partition past the disk', (m) => (m.partitions[0]!.sizeBytes = 5 * 2 ** 30)],
     ['bad consistency', (m) => ((m as { consistency: string }).consistency = 'maybe')],
     ['layout file not listed', (m) => (m.disk.layoutFile = 'nope.json')],
+    ['an NTFS image without its geometry', (m) => delete m.partitions[0]!.ntfs],
+    ['more clusters in use than the volume has', (m) => (m.partitions[0]!.ntfs!.inuse = 131072)],
+    ['an image format that is not the file system\'s', (m) => (m.partitions[1]!.imageFormat = 'ntfsclone+bzip2')],
+    ['a raw image of another size than its partition', (m) => (m.partitions[1]!.imageBytes = 5)],
+    ['two images for one partition', (m) => (m.partitions[1]!.number = 1)],
   ])('rejects %s with SET_BAD_MANIFEST', (_name, damage) => {
     const m = sample();
     damage(m);
