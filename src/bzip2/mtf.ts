@@ -14,8 +14,7 @@ const ROW_START = LIST_BYTES - 256;
 export class MtfWorkspace {
   readonly list = new Uint8Array(LIST_BYTES);
   readonly rowBase = new Int32Array(16);
-  /** Address in `list` of each symbol, and its row. */
-  readonly addr = new Int32Array(256);
+  /** The row each symbol is in (its place inside the row is found by scanning, at most 16). */
   readonly row = new Uint8Array(256);
   readonly relayoutScratch = new Uint8Array(256);
 }
@@ -39,7 +38,6 @@ export function generateMTFValues(
   mtfFreq.fill(0, 0, eob + 1);
   const list = ws.list;
   const rowBase = ws.rowBase;
-  const addr = ws.addr;
   const row = ws.row;
   // The list starts in identity order, laid out at the end of `list` so rows can grow leftwards.
   for (let r = 0, a = ROW_START; r < 16; r++) {
@@ -47,7 +45,6 @@ export function generateMTFValues(
     for (let o = 0; o < 16; o++, a++) {
       const s = (r << 4) | o;
       list[a] = s;
-      addr[s] = a;
       row[s] = r;
     }
   }
@@ -75,19 +72,19 @@ export function generateMTFValues(
       zPend = 0;
     }
     const r = row[c]!;
-    let p = addr[c]!;
     const b = rowBase[r]!;
-    const rank = (r << 4) + (p - b);
-    // Shift the entries before c in its row one slot right, leaving a hole at the row's front.
-    while (p > b) {
-      const x = list[p - 1]!;
-      list[p] = x;
-      addr[x] = p;
-      p--;
+    // libbzip2's shift-while-searching loop, confined to c's row: leaves a hole at the row front.
+    let p = b;
+    let carry = list[p]!;
+    while (carry !== c) {
+      p++;
+      const t = list[p]!;
+      list[p] = carry;
+      carry = t;
     }
+    const rank = (r << 4) + (p - b);
     if (r === 0) {
       list[b] = c;
-      addr[c] = b;
     } else {
       // Each row above passes its last entry down into the hole at the front of the next row and
       // extends itself one slot to the left; row 0's new front slot receives c.
@@ -96,13 +93,11 @@ export function generateMTFValues(
         const qb = rowBase[q]!;
         const x = list[qb + 15]!;
         list[hole] = x;
-        addr[x] = hole;
         row[x] = q + 1;
         hole = qb - 1;
         rowBase[q] = hole;
       }
       list[hole] = c;
-      addr[c] = hole;
       row[c] = 0;
       if (hole === 0) relayout(ws);
     }
@@ -127,18 +122,14 @@ export function generateMTFValues(
 
 /** Row 0 reached address 0: lay the 16 rows out again contiguously at the end. */
 function relayout(ws: MtfWorkspace): void {
-  const { list, rowBase, addr, relayoutScratch } = ws;
+  const { list, rowBase, relayoutScratch } = ws;
   for (let r = 0, t = 0; r < 16; r++) {
     const b = rowBase[r]!;
     for (let o = 0; o < 16; o++) relayoutScratch[t++] = list[b + o]!;
   }
   for (let r = 0, a = ROW_START, t = 0; r < 16; r++) {
     rowBase[r] = a;
-    for (let o = 0; o < 16; o++, a++, t++) {
-      const s = relayoutScratch[t]!;
-      list[a] = s;
-      addr[s] = a;
-    }
+    for (let o = 0; o < 16; o++, a++, t++) list[a] = relayoutScratch[t]!;
   }
 }
 
