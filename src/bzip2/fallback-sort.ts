@@ -7,7 +7,7 @@ import { SaisWorkspace, suffixSort } from './sais.js';
 
 export class FallbackSortWorkspace {
   readonly sais = new SaisWorkspace();
-  text = new Int32Array(0);
+  text = new Uint8Array(0);
   failure = new Int32Array(0);
 }
 
@@ -34,7 +34,7 @@ export function fallbackSort(block: Uint8Array, n: number, ptr: Int32Array, ws: 
     return;
   }
   const m = leastRotation(block, n);
-  if (ws.text.length < n) ws.text = new Int32Array(Math.max(n, ws.text.length * 2));
+  if (ws.text.length < n) ws.text = new Uint8Array(Math.max(n, ws.text.length * 2));
   const text = ws.text;
   for (let i = 0, x = m; i < n; i++) {
     text[i] = block[x]!;

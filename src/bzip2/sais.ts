@@ -4,27 +4,39 @@
 //
 // The text has a virtual sentinel after its end, smaller than every symbol; SA receives the n
 // suffixes 0..n−1 in increasing order (the sentinel's own suffix is not stored).
+//
+// Speed: the induce loops never look at the type array. Each entry carries, in its sign, whether
+// the suffix before it is S-type (negative) or L-type (non-negative): an L suffix j's predecessor
+// is L iff T[j−1] >= T[j], an S suffix's predecessor is S iff T[j−1] <= T[j], so the sign is known
+// when the entry is written. The L pass induces from non-negative entries, the S pass from negative
+// ones (and clears the sign). Bucket pointers are cached while consecutive entries share a bucket.
 
-/** Scratch reused between calls: type bits and bucket arrays, grown on demand. */
+/** Scratch reused between calls: type bytes and bucket arrays, grown on demand. */
 export class SaisWorkspace {
   types = new Uint8Array(0);
-  bucket = new Int32Array(0);
-  counts = new Int32Array(0);
-  reduced = new Int32Array(0);
+  counts = new Int32Array(256);
+  bucket = new Int32Array(256);
 }
 
 /**
  * Sorts the suffixes of text[0, n) (symbols in 0..alphabetSize−1) into sa[0, n).
  * `sa` must hold at least n entries.
  */
-export function suffixSort(text: Int32Array, sa: Int32Array, n: number, alphabetSize: number, ws: SaisWorkspace): void {
+export function suffixSort(text: Uint8Array | Int32Array, sa: Int32Array, n: number, alphabetSize: number, ws: SaisWorkspace): void {
   if (n === 0) return;
   if (n === 1) {
     sa[0] = 0;
     return;
   }
   if (ws.types.length < n) ws.types = new Uint8Array(Math.max(n, ws.types.length * 2));
+  if (ws.counts.length < alphabetSize) {
+    ws.counts = new Int32Array(alphabetSize);
+    ws.bucket = new Int32Array(alphabetSize);
+  }
   const types = ws.types;
+  const counts = ws.counts;
+  const bucket = ws.bucket;
+  const k = alphabetSize;
 
   // Classify: S (1) if the suffix is smaller than the next one, L (0) otherwise. The last suffix is
   // L because the sentinel after it is smaller.
@@ -34,25 +46,23 @@ export function suffixSort(text: Int32Array, sa: Int32Array, n: number, alphabet
     const b = text[i + 1]!;
     types[i] = a < b || (a === b && types[i + 1] === 1) ? 1 : 0;
   }
-
-  const counts = new Int32Array(alphabetSize);
-  const bucket = new Int32Array(alphabetSize);
+  counts.fill(0, 0, k);
   for (let i = 0; i < n; i++) counts[text[i]!]!++;
 
-  // Step 1: LMS suffixes at the ends of their buckets, in text order; induce to sort the LMS
+  // Stage 1: LMS suffixes at the ends of their buckets, in text order; induce to sort the LMS
   // substrings.
-  sa.fill(-1, 0, n);
-  bucketEnds(counts, bucket, alphabetSize);
+  sa.fill(0, 0, n);
+  bucketEnds(counts, bucket, k);
   let n1 = 0;
-  for (let i = 1; i < n; i++) {
+  for (let i = n - 1; i >= 1; i--) {
     if (types[i] === 1 && types[i - 1] === 0) {
       sa[--bucket[text[i]!]!] = i;
       n1++;
     }
   }
-  induce(text, sa, types, counts, bucket, n, alphabetSize);
+  induce(text, sa, counts, bucket, n, k);
 
-  // Step 2: gather the sorted LMS positions at the front, name the LMS substrings.
+  // Stage 2: gather the sorted LMS positions at the front, name the LMS substrings.
   let m = 0;
   for (let i = 0; i < n; i++) {
     const p = sa[i]!;
@@ -76,31 +86,29 @@ export function suffixSort(text: Int32Array, sa: Int32Array, n: number, alphabet
     if (v >= 0) sa[j--] = v;
   }
 
-  // Step 3: sort the reduced problem, recursively when names repeat.
-  const reducedText = sa.subarray(n - n1, n);
+  // Stage 3: sort the reduced problem, recursively when names repeat.
   const reducedSa = sa.subarray(0, n1);
   if (name < n1) {
-    // The recursion needs its own copy of the text because it reuses sa below it.
-    const copy = new Int32Array(reducedText);
-    suffixSort(copy, reducedSa, n1, name, new SaisWorkspace());
+    // The recursion needs its own copy of the text (it reuses sa below it) and its own scratch.
+    const reducedText = sa.slice(n - n1, n);
+    suffixSort(reducedText, reducedSa, n1, name, new SaisWorkspace());
   } else {
-    for (let i = 0; i < n1; i++) reducedSa[reducedText[i]!] = i;
+    for (let i = 0; i < n1; i++) reducedSa[sa[n - n1 + i]!] = i;
   }
 
-  // Step 4: map the reduced order back to LMS positions and induce the full order.
-  // reducedText is reused to hold the LMS positions in text order.
+  // Stage 4: map the reduced order back to LMS positions and induce the full order.
   for (let i = 1, j = 0; i < n; i++) {
     if (types[i] === 1 && types[i - 1] === 0) sa[n - n1 + j++] = i;
   }
   for (let i = 0; i < n1; i++) sa[i] = sa[n - n1 + sa[i]!]!;
-  sa.fill(-1, n1, n);
-  bucketEnds(counts, bucket, alphabetSize);
+  sa.fill(0, n1, n);
+  bucketEnds(counts, bucket, k);
   for (let i = n1 - 1; i >= 0; i--) {
     const p = sa[i]!;
-    sa[i] = -1;
+    sa[i] = 0;
     sa[--bucket[text[p]!]!] = p;
   }
-  induce(text, sa, types, counts, bucket, n, alphabetSize);
+  induce(text, sa, counts, bucket, n, k);
 }
 
 function bucketEnds(counts: Int32Array, bucket: Int32Array, k: number): void {
@@ -119,24 +127,53 @@ function bucketStarts(counts: Int32Array, bucket: Int32Array, k: number): void {
   }
 }
 
-/** Induces L suffixes left to right from the placed ones, then S suffixes right to left. */
-function induce(text: Int32Array, sa: Int32Array, types: Uint8Array, counts: Int32Array, bucket: Int32Array, n: number, k: number): void {
+/**
+ * Induces L suffixes left to right from the placed (LMS) ones, then S suffixes right to left.
+ * On entry sa holds LMS positions (positive: their predecessors are L) and zeros; 0 is inert
+ * (suffix 0 has no predecessor). On return every entry is a non-negative suffix index.
+ */
+function induce(text: Uint8Array | Int32Array, sa: Int32Array, counts: Int32Array, bucket: Int32Array, n: number, k: number): void {
   bucketStarts(counts, bucket, k);
   // The sentinel suffix comes first; its predecessor n−1 is L.
-  sa[bucket[text[n - 1]!]!++] = n - 1;
+  let j = n - 1;
+  let c1 = text[j]!;
+  let b = bucket[c1]!;
+  sa[b++] = text[j - 1]! < c1 ? ~j : j;
   for (let i = 0; i < n; i++) {
-    const j = sa[i]! - 1;
-    if (j >= 0 && types[j] === 0) sa[bucket[text[j]!]!++] = j;
+    j = sa[i]!;
+    if (j > 0) {
+      j--;
+      const c0 = text[j]!;
+      if (c0 !== c1) {
+        bucket[c1] = b;
+        c1 = c0;
+        b = bucket[c1]!;
+      }
+      sa[b++] = j > 0 && text[j - 1]! < c0 ? ~j : j;
+    }
   }
   bucketEnds(counts, bucket, k);
+  c1 = 0;
+  b = bucket[0]!;
   for (let i = n - 1; i >= 0; i--) {
-    const j = sa[i]! - 1;
-    if (j >= 0 && types[j] === 1) sa[--bucket[text[j]!]!] = j;
+    j = sa[i]!;
+    if (j < 0) {
+      j = ~j;
+      sa[i] = j;
+      j--;
+      const c0 = text[j]!;
+      if (c0 !== c1) {
+        bucket[c1] = b;
+        c1 = c0;
+        b = bucket[c1]!;
+      }
+      sa[--b] = j > 0 && text[j - 1]! <= c0 ? ~j : j;
+    }
   }
 }
 
 /** Are the LMS substrings starting at a and b equal (same symbols and types up to the next LMS)? */
-function sameLmsSubstring(text: Int32Array, types: Uint8Array, n: number, a: number, b: number): boolean {
+function sameLmsSubstring(text: Uint8Array | Int32Array, types: Uint8Array, n: number, a: number, b: number): boolean {
   for (let d = 0; ; d++) {
     const ia = a + d;
     const ib = b + d;
