@@ -1,0 +1,283 @@
+// Parallel decompression: the main thread scans the compressed input for block magics at any bit
+// offset, hands each candidate to a worker thread that decodes it speculatively, and the parser
+// keeps only the blocks that chain (false positives are dropped). Output comes back in pieces with
+// credit-based flow control, and in order. Spec ../shared/spec/bzip2.md §3.2-3.3.
+
+import { Worker } from 'node:worker_threads';
+import { SnapcloneError } from '../../core/errors.js';
+import { InlineExecutor, type BlockExecutor, type BlockResult, type EngineContext } from '../block-executor.js';
+import { BlockMagicScanner } from '../block-scanner.js';
+import type { ByteWindow } from '../byte-window.js';
+import { maxCompressedBlockBytes } from '../decode-block.js';
+import { DecodeFailure, failureToError } from '../decode-failure.js';
+import type { BlockRequest } from '../stream-parser.js';
+import type { FailureMessage, FromWorker, HeaderMessage, ToWorker } from './decompress-protocol.js';
+
+/** Output pieces a job may hold before its worker waits for the main thread. */
+const INITIAL_CREDITS = 8;
+/** With the whole input below this size, starting workers costs more than it saves. */
+const SMALL_INPUT_BYTES = 256 << 10;
+/** Every candidate is decoded as if its stream were level 9; the parser re-checks the real level. */
+const SPECULATIVE_MAX_BLOCK_BYTES = 900000;
+const MAX_BLOCK_EXTENT = maxCompressedBlockBytes(9);
+
+interface Slot {
+  worker: Worker;
+  job: Job | undefined;
+}
+
+interface Job {
+  id: number;
+  /** Absolute bit offset of the candidate magic. */
+  magicBit: number;
+  /** Absolute byte offset of the job's first byte. */
+  startByte: number;
+  /** The job got all the input the block could possibly need: running out is a real error. */
+  complete: boolean;
+  slot: Slot | undefined;
+  header: HeaderMessage | undefined;
+  failure: FailureMessage | undefined;
+  pieces: Uint8Array[];
+  done: boolean;
+  crc: number;
+}
+
+/** The compiled worker: beside this file in dist/, or dist/ seen from src/ when run by vitest. */
+function workerUrl(): URL {
+  return import.meta.url.endsWith('.ts')
+    ? new URL('../../../dist/src/bzip2/parallel/decompress-worker.js', import.meta.url)
+    : new URL('./decompress-worker.js', import.meta.url);
+}
+
+export class DecompressPool implements BlockExecutor {
+  readonly lookaheadBytes: number;
+  private readonly slots: Slot[] = [];
+  private readonly scanner = new BlockMagicScanner();
+  /** Candidate magic positions (absolute bits), ascending; those before candIdx are dispatched or dropped. */
+  private candidates: number[] = [];
+  private candIdx = 0;
+  private readonly jobsByBit = new Map<number, Job>();
+  private readonly jobsById = new Map<number, Job>();
+  private nextId = 1;
+  private inlineOnly = false;
+  private readonly inline = new InlineExecutor();
+  private window: ByteWindow | undefined;
+  private parserBit = 0;
+  private fatal: Error | undefined;
+  private closed = false;
+
+  /** `wake` is called whenever a worker reports, so a waiting runBlock() looks again. */
+  constructor(
+    private readonly threads: number,
+    private readonly wake: () => void,
+  ) {
+    this.lookaheadBytes = MAX_BLOCK_EXTENT + (threads + 1) * (1 << 20);
+  }
+
+  onInput(window: ByteWindow, parserBit: number): void {
+    this.window = window;
+    this.parserBit = parserBit;
+    if (this.scanner.scannedByte < window.endByte) {
+      const v = window.view();
+      this.scanner.scan(v.bytes, this.scanner.scannedByte - v.baseByte, v.endByte - v.baseByte, this.candidates);
+    }
+    for (const job of this.jobsByBit.values()) if (job.magicBit < parserBit) this.drop(job);
+    this.dispatch();
+  }
+
+  async runBlock(req: BlockRequest, ctx: EngineContext): Promise<BlockResult> {
+    let job: Job | undefined;
+    for (;;) {
+      this.throwIfFatal();
+      job = this.jobsByBit.get(req.magicBit);
+      if (job) break;
+      if (this.inlineOnly || !this.isPending(req.magicBit)) return this.inline.runBlock(req, ctx);
+      await ctx.waitForChange();
+    }
+    while (!job.header && !job.failure) {
+      this.throwIfFatal();
+      await ctx.waitForChange();
+    }
+    const h = job.header;
+    const limit = req.level * 100000;
+    if (!h || h.nblock > limit || h.origPtr > 10 + limit) {
+      // Failed, ran out of input at a false positive, or breaks the stream's level: decode it again
+      // here with the exact level and all the input it may need, for bzip2's exact verdict.
+      this.drop(job);
+      this.dispatch();
+      return this.inline.runBlock(req, ctx);
+    }
+    for (;;) {
+      const piece = job.pieces.shift();
+      if (piece) {
+        await ctx.writeOutput(piece);
+        if (job.slot) this.post(job.slot, { type: 'credit', id: job.id, n: 1 });
+        continue;
+      }
+      if (job.done) break;
+      if (job.failure) {
+        this.drop(job);
+        const f = job.failure;
+        throw failureToError(new DecodeFailure(f.code, f.reason, f.bitOffset, f.expected, f.actual), {
+          baseBitOffset: job.startByte * 8,
+          blockNo: req.blockNo,
+          streamNo: req.streamNo,
+        });
+      }
+      this.throwIfFatal();
+      await ctx.waitForChange();
+    }
+    this.drop(job);
+    this.dispatch();
+    return { storedCrc: h.storedCrc, computedCrc: job.crc, endBit: job.startByte * 8 + h.endBit };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.jobsByBit.clear();
+    this.jobsById.clear();
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  /** True when `bit` is a candidate not dispatched yet (it will be, once there is input and a worker). */
+  private isPending(bit: number): boolean {
+    for (let i = this.candIdx; i < this.candidates.length; i++) {
+      const c = this.candidates[i]!;
+      if (c === bit) return true;
+      if (c > bit) return false;
+    }
+    return false;
+  }
+
+  /** Starts jobs for the next candidates while workers are free and their input is available. */
+  private dispatch(): void {
+    const w = this.window;
+    if (!w || this.closed || this.inlineOnly) return;
+    while (this.candIdx < this.candidates.length) {
+      const magicBit = this.candidates[this.candIdx]!;
+      if (magicBit < this.parserBit) {
+        this.candIdx++;
+        continue;
+      }
+      if (this.jobsByBit.size >= 2 * this.threads) break;
+      const startByte = Math.floor(magicBit / 8);
+      const maxEnd = startByte + MAX_BLOCK_EXTENT;
+      const next = this.candidates[this.candIdx + 1];
+      let endByte: number;
+      if (next !== undefined) endByte = Math.min(Math.ceil(next / 8), maxEnd);
+      else if (w.final) endByte = Math.min(w.endByte, maxEnd);
+      else if (w.endByte >= maxEnd) endByte = maxEnd;
+      else break; // the block may extend past what has arrived
+      const complete = endByte === maxEnd || (w.final && endByte === w.endByte);
+      if (this.slots.length === 0 && w.final && w.endByte - Math.floor(this.parserBit / 8) < SMALL_INPUT_BYTES) {
+        this.inlineOnly = true;
+        return;
+      }
+      const slot = this.idleSlot();
+      if (!slot) break;
+      const job: Job = {
+        id: this.nextId++,
+        magicBit,
+        startByte,
+        complete,
+        slot,
+        header: undefined,
+        failure: undefined,
+        pieces: [],
+        done: false,
+        crc: 0,
+      };
+      slot.job = job;
+      this.jobsByBit.set(magicBit, job);
+      this.jobsById.set(job.id, job);
+      const bytes = w.copy(startByte, endByte);
+      this.post(
+        slot,
+        { type: 'job', id: job.id, bytes, startBit: magicBit - startByte * 8 + 48, maxBlockBytes: SPECULATIVE_MAX_BLOCK_BYTES, credits: INITIAL_CREDITS },
+        [bytes.buffer as ArrayBuffer],
+      );
+      this.candIdx++;
+    }
+    if (this.candIdx > 4096) {
+      this.candidates = this.candidates.slice(this.candIdx);
+      this.candIdx = 0;
+    }
+  }
+
+  private idleSlot(): Slot | undefined {
+    const idle = this.slots.find((s) => s.job === undefined);
+    if (idle) return idle;
+    if (this.slots.length === 0) {
+      for (let i = 0; i < this.threads; i++) this.slots.push(this.spawn());
+      return this.slots[0];
+    }
+    return undefined;
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(workerUrl());
+    const slot: Slot = { worker, job: undefined };
+    worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
+    worker.on('error', (e) => this.setFatal(e));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.setFatal(new Error(`worker exited with code ${code}`));
+    });
+    return slot;
+  }
+
+  private onMessage(slot: Slot, msg: FromWorker): void {
+    const job = this.jobsById.get(msg.id);
+    if (!job) return; // dropped: a late message from a cancelled job
+    switch (msg.type) {
+      case 'header':
+        job.header = msg;
+        break;
+      case 'failure':
+        // A run-out on an incomplete range is not a verdict; runBlock() redoes such blocks inline.
+        job.failure = msg;
+        this.release(slot, job);
+        break;
+      case 'piece':
+        job.pieces.push(msg.bytes);
+        break;
+      case 'done':
+        job.done = true;
+        job.crc = msg.crc;
+        this.release(slot, job);
+        break;
+    }
+    this.wake();
+    if (!job.slot) this.dispatch();
+  }
+
+  private release(slot: Slot, job: Job): void {
+    if (slot.job === job) slot.job = undefined;
+    job.slot = undefined;
+  }
+
+  /** Forgets a job; if its worker is still on it, tells the worker to stop. */
+  private drop(job: Job): void {
+    this.jobsByBit.delete(job.magicBit);
+    this.jobsById.delete(job.id);
+    const slot = job.slot;
+    if (slot) {
+      this.post(slot, { type: 'cancel', id: job.id });
+      this.release(slot, job);
+    }
+  }
+
+  private post(slot: Slot, msg: ToWorker, transfer?: ArrayBuffer[]): void {
+    slot.worker.postMessage(msg, transfer);
+  }
+
+  private setFatal(e: Error): void {
+    if (this.closed || this.fatal) return;
+    this.fatal = new SnapcloneError('BZ2_WORKER_FAILED', `a decompression worker failed: ${e.message}`, { kind: 'internal', cause: e });
+    this.wake();
+  }
+
+  private throwIfFatal(): void {
+    if (this.fatal) throw this.fatal;
+  }
+}
