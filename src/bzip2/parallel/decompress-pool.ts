@@ -42,6 +42,15 @@ interface Job {
   crc: number;
 }
 
+let liveWorkers = 0;
+/** How blocks were decoded, over all pools (for tests: the parallel path must really be taken). */
+export const poolStats = { blocksFromWorkers: 0, blocksRedoneInline: 0, blocksInline: 0 };
+
+/** Worker threads started by any pool and not exited yet (for tests: pools must not leak them). */
+export function liveDecompressWorkers(): number {
+  return liveWorkers;
+}
+
 /** The compiled worker: beside this file in dist/, or dist/ seen from src/ when run by vitest. */
 function workerUrl(): URL {
   return import.meta.url.endsWith('.ts')
@@ -91,7 +100,10 @@ export class DecompressPool implements BlockExecutor {
       this.throwIfFatal();
       job = this.jobsByBit.get(req.magicBit);
       if (job) break;
-      if (this.inlineOnly || !this.isPending(req.magicBit)) return this.inline.runBlock(req, ctx);
+      if (this.inlineOnly || !this.isPending(req.magicBit)) {
+        poolStats.blocksInline++;
+        return this.inline.runBlock(req, ctx);
+      }
       await ctx.waitForChange();
     }
     while (!job.header && !job.failure) {
@@ -105,6 +117,7 @@ export class DecompressPool implements BlockExecutor {
       // here with the exact level and all the input it may need, for bzip2's exact verdict.
       this.drop(job);
       this.dispatch();
+      poolStats.blocksRedoneInline++;
       return this.inline.runBlock(req, ctx);
     }
     for (;;) {
@@ -129,6 +142,7 @@ export class DecompressPool implements BlockExecutor {
     }
     this.drop(job);
     this.dispatch();
+    poolStats.blocksFromWorkers++;
     return { storedCrc: h.storedCrc, computedCrc: job.crc, endBit: job.startByte * 8 + h.endBit };
   }
 
@@ -217,10 +231,12 @@ export class DecompressPool implements BlockExecutor {
 
   private spawn(): Slot {
     const worker = new Worker(workerUrl());
+    liveWorkers++;
     const slot: Slot = { worker, job: undefined };
     worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
     worker.on('error', (e) => this.setFatal(e));
     worker.on('exit', (code) => {
+      liveWorkers--;
       if (!this.closed) this.setFatal(new Error(`worker exited with code ${code}`));
     });
     return slot;

@@ -3,7 +3,7 @@
 
 import { Command, Option } from 'commander';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { rm, stat, type FileHandle } from 'node:fs/promises';
 import { Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SnapcloneError } from '../../core/errors.js';
@@ -104,7 +104,7 @@ async function runBzip2(files: string[], opts: Bzip2Options): Promise<void> {
     }
     const out = await createAtomicFile(outPath, { overwrite: !!opts.force });
     try {
-      await pipeline(input, makeCodec(), out.handle.createWriteStream({ autoClose: false }));
+      await pipeline(input, makeCodec(), handleSink(out.handle, outPath));
       await out.commit();
     } catch (e) {
       await out.abort();
@@ -135,6 +135,29 @@ async function openInput(file: string): Promise<ReadStream> {
     throw ioError(e, file, 'open');
   }
   return createReadStream(file, { highWaterMark: 1 << 20 });
+}
+
+/**
+ * Writes into the atomic file's handle and leaves it open for commit() (sync, close, rename).
+ * Not handle.createWriteStream({ autoClose: false }): that stream keeps a reference on the handle
+ * after 'finish', so the handle's close() in commit() never settles and the process exits early.
+ */
+function handleSink(handle: FileHandle, path: string): Writable {
+  const writeAll = async (bytes: Uint8Array): Promise<void> => {
+    for (let off = 0; off < bytes.length; ) {
+      const { bytesWritten } = await handle.write(bytes, off, bytes.length - off);
+      off += bytesWritten;
+    }
+  };
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _encoding, callback) {
+      writeAll(chunk).then(
+        () => callback(),
+        (e: unknown) => callback(ioError(e, path, 'write')),
+      );
+    },
+  });
 }
 
 function discard(): Writable {
