@@ -4,6 +4,14 @@
 
 import { DecodeFailure } from './decode-failure.js';
 
+/**
+ * Initial value for number fields that will hold full 32-bit values (bit windows, CRCs) or offsets
+ * that can pass 2^30: not a small integer, so V8 gives the field a double representation from the
+ * start. Otherwise the first large value generalises the field and deoptimises every function that
+ * uses the class, again in every worker thread.
+ */
+export const WIDE_NUMBER_FIELD = 2 ** 31;
+
 export class BitReader {
   data: Uint8Array = new Uint8Array(0);
   /** Bytes [0, endByte) of `data` are input; past them the reader feeds zeros and counts them. */
@@ -11,7 +19,7 @@ export class BitReader {
   /** Next byte of `data` to load into the window. */
   bytePos = 0;
   /** Window of `bitCount` valid bits, MSB-aligned in a 32-bit int. */
-  bitBuf = 0;
+  bitBuf = WIDE_NUMBER_FIELD;
   bitCount = 0;
   /** Zero bytes fed past endByte. */
   overBytes = 0;

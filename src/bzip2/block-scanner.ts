@@ -20,24 +20,31 @@ const TRANSITIONS: Uint16Array = buildTransitions();
 
 function buildTransitions(): Uint16Array {
   // fail[i]: length of the longest proper border of the first i bits of the pattern.
+  const bits = new Uint8Array(PATTERN_BITS);
+  for (let i = 0; i < PATTERN_BITS; i++) bits[i] = patternBit(i);
   const fail = new Int32Array(PATTERN_BITS + 1);
   fail[0] = -1;
   for (let i = 1, k = -1; i <= PATTERN_BITS; i++) {
-    while (k >= 0 && patternBit(k) !== patternBit(i - 1)) k = fail[k]!;
+    while (k >= 0 && bits[k] !== bits[i - 1]) k = fail[k]!;
     fail[i] = ++k;
   }
-  const stepBit = (state: number, bit: number): number => {
-    let s = state === PATTERN_BITS ? fail[PATTERN_BITS]! : state;
-    while (s >= 0 && patternBit(s) !== bit) s = fail[s]!;
-    return s + 1;
-  };
+  // One bit at a time first (after a full match, continue from its longest border)...
+  const bitNext = new Uint8Array((PATTERN_BITS + 1) * 2);
+  for (let state = 0; state <= PATTERN_BITS; state++) {
+    for (let bit = 0; bit < 2; bit++) {
+      let s = state === PATTERN_BITS ? fail[PATTERN_BITS]! : state;
+      while (s >= 0 && bits[s] !== bit) s = fail[s]!;
+      bitNext[state * 2 + bit] = s + 1;
+    }
+  }
+  // ...then a byte at a time, noting after which bit a match completed.
   const table = new Uint16Array((PATTERN_BITS + 1) * 256);
   for (let state = 0; state <= PATTERN_BITS; state++) {
     for (let byte = 0; byte < 256; byte++) {
       let s = state;
       let hit = 0;
       for (let k = 1; k <= 8; k++) {
-        s = stepBit(s, (byte >>> (8 - k)) & 1);
+        s = bitNext[s * 2 + ((byte >>> (8 - k)) & 1)]!;
         if (s === PATTERN_BITS) {
           if (hit !== 0) throw new Error('block magic overlaps itself within a byte');
           hit = k;

@@ -2,7 +2,7 @@
 // tables, then Huffman + RLE2 + inverse MTF into tt (libbzip2 decompress.c, states BZ_X_BCRC_1 to
 // BZ_X_MTF_6). Spec ../shared/spec/bzip2.md §1.3-1.7 and the checklist in §1.10.
 
-import { BitReader } from './bit-reader.js';
+import { BitReader, WIDE_NUMBER_FIELD } from './bit-reader.js';
 import { BZ_G_SIZE, BZ_MAX_ALPHA_SIZE, BZ_MAX_SELECTORS, BZ_N_GROUPS } from './constants.js';
 import { HuffmanDecodeTables, LEN_STRIDE, LOOKUP_BITS, MAX_CODE_LEN } from './huffman-decode.js';
 
@@ -43,12 +43,12 @@ export class BlockDecoder {
   private readonly mtf = new Uint8Array(256);
 
   // Results of the last decode().
-  storedBlockCrc = 0;
+  storedBlockCrc = WIDE_NUMBER_FIELD;
   randomised = false;
   origPtr = 0;
   nblock = 0;
   /** Bit offset just past the block's last bit (end-of-block symbol). */
-  endBit = 0;
+  endBit = WIDE_NUMBER_FIELD;
 
   /**
    * Decodes the block whose 48-bit magic ends at bit `bitOffset` of `data[0, endByte)`.
@@ -160,110 +160,118 @@ export class BlockDecoder {
     let bitCount = br.bitCount;
     let bytePos = br.bytePos;
     let groupNo = -1;
-    let groupPos = 0;
-    let tOff = 0;
-    let t = 0;
     let nblock = 0;
     let es = 0; // run length so far
     let runWeight = 1; // libbzip2's N
     const lookupShift = 32 - LOOKUP_BITS;
-    for (;;) {
-      if (groupPos === 0) {
-        groupNo++;
-        if (groupNo >= nSelectors) {
-          this.sync(bitBuf, bitCount, bytePos);
-          throw br.fail('ran out of selectors', `< ${nSelectors}`, groupNo);
-        }
-        groupPos = BZ_G_SIZE;
-        t = selectors[groupNo]!;
-        tOff = t << LOOKUP_BITS;
+    outer: for (;;) {
+      groupNo++;
+      if (groupNo >= nSelectors) {
+        this.sync(bitBuf, bitCount, bytePos);
+        throw br.fail('ran out of selectors', `< ${nSelectors}`, groupNo);
       }
-      groupPos--;
-      if (bitCount < MAX_CODE_LEN + 1) {
-        if (bytePos <= fastEnd) {
-          while (bitCount <= 24) {
-            bitBuf |= data[bytePos++]! << (24 - bitCount);
-            bitCount += 8;
+      const t = selectors[groupNo]!;
+      const tOff = t << LOOKUP_BITS;
+      for (let groupPos = BZ_G_SIZE; groupPos > 0; groupPos--) {
+        // Entry: 0..32 bits in the window. Two bytes at a time keep at least 17 (a lookup needs 10).
+        if (bitCount <= 16) {
+          if (bytePos <= fastEnd) {
+            bitBuf |= ((data[bytePos]! << 8) | data[bytePos + 1]!) << (16 - bitCount);
+            bytePos += 2;
+            bitCount += 16;
+          } else {
+            this.sync(bitBuf, bitCount, bytePos);
+            br.fill();
+            br.checkEnd();
+            bitBuf = br.bitBuf;
+            bitCount = br.bitCount;
+            bytePos = br.bytePos;
           }
-        } else {
-          this.sync(bitBuf, bitCount, bytePos);
-          br.fill();
-          br.checkEnd();
-          bitBuf = br.bitBuf;
-          bitCount = br.bitCount;
-          bytePos = br.bytePos;
         }
-      }
-      let sym: number;
-      const entry = lookup[tOff + (bitBuf >>> lookupShift)]!;
-      if (entry !== 0) {
-        sym = entry >>> 4;
-        const n = entry & 15;
-        bitBuf <<= n;
-        bitCount -= n;
-      } else {
-        // libbzip2's limit search, one length at a time.
-        const lOff = t * LEN_STRIDE;
-        let zn = slowStart[t]!;
-        let zvec = bitBuf >>> (32 - zn);
-        for (;;) {
-          if (zn > MAX_CODE_LEN) {
-            // bzip2 has consumed 21 bits when it gives up (the window holds at least 25).
-            this.sync(bitBuf << 21, bitCount - 21, bytePos);
+        let sym: number;
+        const entry = lookup[tOff + (bitBuf >>> lookupShift)]!;
+        if (entry !== 0) {
+          sym = entry >>> 4;
+          const n = entry & 15;
+          bitBuf <<= n;
+          bitCount -= n;
+        } else {
+          // libbzip2's limit search, one length at a time, with at least 21 bits in the window.
+          if (bitCount < MAX_CODE_LEN + 1) {
+            this.sync(bitBuf, bitCount, bytePos);
+            br.fill();
+            if (bytePos > fastEnd) br.checkEnd();
+            bitBuf = br.bitBuf;
+            bitCount = br.bitCount;
+            bytePos = br.bytePos;
+          }
+          const lOff = t * LEN_STRIDE;
+          let zn = slowStart[t]!;
+          let zvec = bitBuf >>> (32 - zn);
+          for (;;) {
+            if (zn > MAX_CODE_LEN) {
+              // bzip2 has consumed 21 bits when it gives up.
+              this.sync(bitBuf << 21, bitCount - 21, bytePos);
+              throw br.fail('invalid Huffman code');
+            }
+            if (zvec <= limit[lOff + zn]!) break;
+            zn++;
+            zvec = bitBuf >>> (32 - zn);
+          }
+          bitBuf <<= zn;
+          bitCount -= zn;
+          const idx = zvec - base[lOff + zn]!;
+          if (idx < 0 || idx >= EOB + 1) {
+            this.sync(bitBuf, bitCount, bytePos);
             throw br.fail('invalid Huffman code');
           }
-          if (zvec <= limit[lOff + zn]!) break;
-          zn++;
-          zvec = bitBuf >>> (32 - zn);
+          sym = perm[t * BZ_MAX_ALPHA_SIZE + idx]!;
         }
-        bitBuf <<= zn;
-        bitCount -= zn;
-        const idx = zvec - base[lOff + zn]!;
-        if (idx < 0 || idx >= EOB + 1) {
-          this.sync(bitBuf, bitCount, bytePos);
-          throw br.fail('invalid Huffman code');
-        }
-        sym = perm[t * BZ_MAX_ALPHA_SIZE + idx]!;
-      }
 
-      if (sym <= 1) {
-        // RUNA (weight 1) or RUNB (weight 2), least significant digit first.
-        if (runWeight >= MAX_RUN_WEIGHT) {
-          this.sync(bitBuf, bitCount, bytePos);
-          throw br.fail('run of repeated bytes too long', `< ${MAX_RUN_WEIGHT}`, runWeight);
+        if (sym <= 1) {
+          // RUNA (weight 1) or RUNB (weight 2), least significant digit first.
+          if (runWeight >= MAX_RUN_WEIGHT) {
+            this.sync(bitBuf, bitCount, bytePos);
+            throw br.fail('run of repeated bytes too long', `< ${MAX_RUN_WEIGHT}`, runWeight);
+          }
+          es += (sym + 1) * runWeight;
+          runWeight <<= 1;
+          continue;
         }
-        es += (sym + 1) * runWeight;
-        runWeight <<= 1;
-        continue;
-      }
-      if (es > 0) {
-        const uc = mtf[0]!;
-        if (nblock + es > nblockMax) {
-          this.sync(bitBuf, bitCount, bytePos);
-          throw br.fail('block longer than the stream level allows', `<= ${nblockMax} bytes`, nblock + es);
+        if (es > 0) {
+          const uc = mtf[0]!;
+          if (nblock + es > nblockMax) {
+            this.sync(bitBuf, bitCount, bytePos);
+            throw br.fail('block longer than the stream level allows', `<= ${nblockMax} bytes`, nblock + es);
+          }
+          unzftab[uc]! += es;
+          if (es < 32) {
+            for (let k = nblock + es - 1; k >= nblock; k--) tt[k] = uc;
+          } else {
+            tt.fill(uc, nblock, nblock + es);
+          }
+          nblock += es;
+          es = 0;
+          runWeight = 1;
         }
-        unzftab[uc]! += es;
-        tt.fill(uc, nblock, nblock + es);
-        nblock += es;
-        es = 0;
-        runWeight = 1;
+        if (sym === EOB) break outer;
+        if (nblock >= nblockMax) {
+          this.sync(bitBuf, bitCount, bytePos);
+          throw br.fail('block longer than the stream level allows', `<= ${nblockMax} bytes`, nblock + 1);
+        }
+        // Inverse MTF: rank sym-1 moves to the front. copyWithin costs a flat ~25 ns (a native
+        // call); a JS loop ~1.4 ns per byte, so it wins below 16.
+        const j = sym - 1;
+        const uc = mtf[j]!;
+        if (j < 16) {
+          for (let k = j; k > 0; k--) mtf[k] = mtf[k - 1]!;
+        } else {
+          mtf.copyWithin(1, 0, j);
+        }
+        mtf[0] = uc;
+        unzftab[uc]!++;
+        tt[nblock++] = uc;
       }
-      if (sym === EOB) break;
-      if (nblock >= nblockMax) {
-        this.sync(bitBuf, bitCount, bytePos);
-        throw br.fail('block longer than the stream level allows', `<= ${nblockMax} bytes`, nblock + 1);
-      }
-      // Inverse MTF: rank sym-1 moves to the front.
-      const j = sym - 1;
-      const uc = mtf[j]!;
-      if (j < 16) {
-        for (let k = j; k > 0; k--) mtf[k] = mtf[k - 1]!;
-      } else {
-        mtf.copyWithin(1, 0, j);
-      }
-      mtf[0] = uc;
-      unzftab[uc]!++;
-      tt[nblock++] = uc;
     }
     this.sync(bitBuf, bitCount, bytePos);
     br.checkEnd();

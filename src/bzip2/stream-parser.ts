@@ -5,7 +5,7 @@
 // back with endBlock(). Spec ../shared/spec/bzip2.md §1.1, §1.10, §3.2 ("parser").
 
 import { SnapcloneError, type Warning } from '../core/errors.js';
-import { BitReader } from './bit-reader.js';
+import { BitReader, WIDE_NUMBER_FIELD } from './bit-reader.js';
 import { BLOCK_MAGIC_HI, BLOCK_MAGIC_LO, BZ_HDR_0, BZ_HDR_B, BZ_HDR_h, BZ_HDR_Z, EOS_MAGIC_HI, EOS_MAGIC_LO } from './constants.js';
 import { bzCombineCrc } from './crc.js';
 import { DecodeFailure, failureToError, hex32 } from './decode-failure.js';
@@ -50,13 +50,18 @@ type State = 'header' | 'blockOrEos' | 'inBlock' | 'done';
 export class StreamParser {
   private state: State = 'header';
   /** Absolute bit offset of the next thing to read. */
-  private bitPos = 0;
+  private bitPos = WIDE_NUMBER_FIELD;
   private level = 0;
   private streamNo = 0;
   private blockNo = 0;
-  private combinedCrc = 0;
+  private combinedCrc = WIDE_NUMBER_FIELD;
   private currentBlock: BlockRequest | undefined;
   private readonly reader = new BitReader();
+
+  constructor() {
+    this.bitPos = 0;
+    this.combinedCrc = 0;
+  }
 
   /** Absolute byte offset before which the input is no longer needed. */
   get keepFromByte(): number {

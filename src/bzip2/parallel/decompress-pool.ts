@@ -86,6 +86,7 @@ export class DecompressPool implements BlockExecutor {
   onInput(window: ByteWindow, parserBit: number): void {
     this.window = window;
     this.parserBit = parserBit;
+    if (!window.final && !this.inlineOnly) this.start();
     if (this.scanner.scannedByte < window.endByte) {
       const v = window.view();
       this.scanner.scan(v.bytes, this.scanner.scannedByte - v.baseByte, v.endByte - v.baseByte, this.candidates);
@@ -96,6 +97,7 @@ export class DecompressPool implements BlockExecutor {
 
   async runBlock(req: BlockRequest, ctx: EngineContext): Promise<BlockResult> {
     let job: Job | undefined;
+    if (process.env['BZ2_TRACE']) console.error(performance.now().toFixed(0), 'want block', req.blockNo);
     for (;;) {
       this.throwIfFatal();
       job = this.jobsByBit.get(req.magicBit);
@@ -205,12 +207,10 @@ export class DecompressPool implements BlockExecutor {
       slot.job = job;
       this.jobsByBit.set(magicBit, job);
       this.jobsById.set(job.id, job);
+      // Copied, not transferred: see decompress-worker.ts on detached buffers.
       const bytes = w.copy(startByte, endByte);
-      this.post(
-        slot,
-        { type: 'job', id: job.id, bytes, startBit: magicBit - startByte * 8 + 48, maxBlockBytes: SPECULATIVE_MAX_BLOCK_BYTES, credits: INITIAL_CREDITS },
-        [bytes.buffer as ArrayBuffer],
-      );
+      this.post(slot, { type: 'job', id: job.id, bytes, startBit: magicBit - startByte * 8 + 48, maxBlockBytes: SPECULATIVE_MAX_BLOCK_BYTES, credits: INITIAL_CREDITS });
+      if (process.env['BZ2_TRACE']) console.error(performance.now().toFixed(0), 'dispatch', job.id, 'to w' + this.slots.indexOf(slot), endByte - startByte, complete);
       this.candIdx++;
     }
     if (this.candIdx > 4096) {
@@ -220,13 +220,16 @@ export class DecompressPool implements BlockExecutor {
   }
 
   private idleSlot(): Slot | undefined {
-    const idle = this.slots.find((s) => s.job === undefined);
-    if (idle) return idle;
-    if (this.slots.length === 0) {
-      for (let i = 0; i < this.threads; i++) this.slots.push(this.spawn());
-      return this.slots[0];
-    }
-    return undefined;
+    this.start();
+    return this.slots.find((s) => s.job === undefined);
+  }
+
+  /**
+   * Starts the workers (idempotent). Called on the first input chunk unless that chunk is the whole,
+   * small input: a thread takes tens of milliseconds to boot, which then overlaps with reading.
+   */
+  private start(): void {
+    if (this.slots.length === 0 && !this.closed) for (let i = 0; i < this.threads; i++) this.slots.push(this.spawn());
   }
 
   private spawn(): Slot {
@@ -243,6 +246,7 @@ export class DecompressPool implements BlockExecutor {
   }
 
   private onMessage(slot: Slot, msg: FromWorker): void {
+    if (process.env['BZ2_TRACE']) console.error(performance.now().toFixed(0), 'w' + this.slots.indexOf(slot), msg.type, msg.id);
     const job = this.jobsById.get(msg.id);
     if (!job) return; // dropped: a late message from a cancelled job
     switch (msg.type) {
@@ -283,8 +287,8 @@ export class DecompressPool implements BlockExecutor {
     }
   }
 
-  private post(slot: Slot, msg: ToWorker, transfer?: ArrayBuffer[]): void {
-    slot.worker.postMessage(msg, transfer);
+  private post(slot: Slot, msg: ToWorker): void {
+    slot.worker.postMessage(msg);
   }
 
   private setFatal(e: Error): void {

@@ -16,10 +16,15 @@ const decoder = new BlockDecoder();
 const output = new BlockOutput();
 let currentId = -1;
 let credits = 0;
-let spare: Uint8Array | undefined;
+/**
+ * The output piece buffer, reused: pieces are posted as copies, never transferred. Transferring
+ * detaches an ArrayBuffer, and the first detach in a thread makes V8 throw away all optimised code
+ * that works on typed arrays; copying 1 MiB costs far less than that recompilation.
+ */
+const piece = new Uint8Array(PIECE_BYTES);
 
-function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
-  port!.postMessage(msg, transfer);
+function post(msg: FromWorker): void {
+  port!.postMessage(msg);
 }
 
 function postFailure(id: number, e: unknown): void {
@@ -46,25 +51,17 @@ function startJob(job: JobMessage): void {
 function pump(): void {
   const id = currentId;
   while (credits > 0 && !output.done) {
-    const piece = spare ?? new Uint8Array(PIECE_BYTES);
-    spare = undefined;
     let n: number;
     try {
       n = output.fill(piece, 0, piece.length);
     } catch (e) {
       currentId = -1;
-      spare = piece;
       postFailure(id, e);
       return;
     }
     credits--;
-    if (n < PIECE_BYTES / 4) {
-      // A short piece (end of block): send a copy and keep the big buffer.
-      post({ type: 'piece', id, bytes: piece.slice(0, n) });
-      spare = piece;
-    } else {
-      post({ type: 'piece', id, bytes: piece.subarray(0, n) }, [piece.buffer as ArrayBuffer]);
-    }
+    // Structured cloning copies a view's whole buffer: slice a short piece first.
+    post({ type: 'piece', id, bytes: n === piece.length ? piece : piece.slice(0, n) });
   }
   if (output.done) {
     currentId = -1;
