@@ -97,7 +97,6 @@ export class DecompressPool implements BlockExecutor {
 
   async runBlock(req: BlockRequest, ctx: EngineContext): Promise<BlockResult> {
     let job: Job | undefined;
-    if (process.env['BZ2_TRACE']) console.error(performance.now().toFixed(0), 'want block', req.blockNo);
     for (;;) {
       this.throwIfFatal();
       job = this.jobsByBit.get(req.magicBit);
@@ -210,7 +209,6 @@ export class DecompressPool implements BlockExecutor {
       // Copied, not transferred: see decompress-worker.ts on detached buffers.
       const bytes = w.copy(startByte, endByte);
       this.post(slot, { type: 'job', id: job.id, bytes, startBit: magicBit - startByte * 8 + 48, maxBlockBytes: SPECULATIVE_MAX_BLOCK_BYTES, credits: INITIAL_CREDITS });
-      if (process.env['BZ2_TRACE']) console.error(performance.now().toFixed(0), 'dispatch', job.id, 'to w' + this.slots.indexOf(slot), endByte - startByte, complete);
       this.candIdx++;
     }
     if (this.candIdx > 4096) {
@@ -246,7 +244,6 @@ export class DecompressPool implements BlockExecutor {
   }
 
   private onMessage(slot: Slot, msg: FromWorker): void {
-    if (process.env['BZ2_TRACE']) console.error(performance.now().toFixed(0), 'w' + this.slots.indexOf(slot), msg.type, msg.id);
     const job = this.jobsById.get(msg.id);
     if (!job) return; // dropped: a late message from a cancelled job
     switch (msg.type) {
