@@ -40,13 +40,42 @@ export interface BlockExecutor {
   close(): Promise<void>;
 }
 
+/** Hands out output pieces from 1 MiB slabs, so that short pieces do not each hold a whole MiB. */
+export class PieceSlab {
+  private slab = new Uint8Array(0);
+  private pos = 0;
+
+  /** Fills the next piece from `output` and returns it (empty once the block is done). */
+  fill(output: BlockOutput, req: BlockRequest): Uint8Array {
+    if (this.slab.length - this.pos < MIN_PIECE_BYTES) {
+      this.slab = new Uint8Array(PIECE_BYTES);
+      this.pos = 0;
+    }
+    const from = this.pos;
+    this.pos = fillOrThrow(output, this.slab, from, this.slab.length, req);
+    return this.slab.subarray(from, this.pos);
+  }
+}
+
+/**
+ * Runs the inverse BWT and RLE1 stages of a block decoded on this thread (`decoder.endBit`
+ * absolute) and writes its output in pieces, waiting for the reader.
+ */
+export async function emitDecodedBlock(decoder: BlockDecoder, output: BlockOutput, slab: PieceSlab, req: BlockRequest, ctx: EngineContext): Promise<BlockResult> {
+  output.start(decoder);
+  while (!output.done) {
+    const piece = slab.fill(output, req);
+    if (piece.length > 0) await ctx.writeOutput(piece);
+  }
+  return { storedCrc: decoder.storedBlockCrc, computedCrc: output.blockCrc, endBit: decoder.endBit };
+}
+
 /** Decodes each block on the calling thread once its whole compressed extent can be in the window. */
 export class InlineExecutor implements BlockExecutor {
   readonly lookaheadBytes = maxCompressedBlockBytes(9) + (256 << 10);
   private readonly decoder = new BlockDecoder();
   private readonly output = new BlockOutput();
-  private slab = new Uint8Array(0);
-  private slabPos = 0;
+  private readonly slab = new PieceSlab();
 
   onInput(): void {}
 
@@ -55,21 +84,8 @@ export class InlineExecutor implements BlockExecutor {
     // Waiting for the block's largest possible extent makes the result independent of chunking.
     const needByte = Math.floor(req.magicBit / 8) + maxCompressedBlockBytes(req.level);
     while (!window.final && window.endByte < needByte) await ctx.waitForChange();
-    const decoder = this.decoder;
-    const output = this.output;
-    decodeBlockAt(decoder, window.view(), req);
-    output.start(decoder);
-    while (!output.done) {
-      if (this.slab.length - this.slabPos < MIN_PIECE_BYTES) {
-        this.slab = new Uint8Array(PIECE_BYTES);
-        this.slabPos = 0;
-      }
-      const from = this.slabPos;
-      const to = fillOrThrow(output, this.slab, from, this.slab.length, req);
-      this.slabPos = to;
-      if (to > from) await ctx.writeOutput(this.slab.subarray(from, to));
-    }
-    return { storedCrc: decoder.storedBlockCrc, computedCrc: output.blockCrc, endBit: decoder.endBit };
+    decodeBlockAt(this.decoder, window.view(), req);
+    return emitDecodedBlock(this.decoder, this.output, this.slab, req, ctx);
   }
 
   async close(): Promise<void> {}

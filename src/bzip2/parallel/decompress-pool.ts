@@ -1,14 +1,16 @@
 // Parallel decompression: the main thread scans the compressed input for block magics at any bit
-// offset, hands each candidate to a worker thread that decodes it speculatively, and the parser
-// keeps only the blocks that chain (false positives are dropped). Output comes back in pieces with
+// offset and hands each candidate to a worker thread that decodes it speculatively; the main thread
+// decodes too, taking the next candidate whenever it would otherwise wait. The parser keeps only
+// the blocks that chain (false positives are dropped). Worker output comes back in pieces with
 // credit-based flow control, and in order. Spec ../shared/spec/bzip2.md §3.2-3.3.
 
 import { Worker } from 'node:worker_threads';
 import { SnapcloneError } from '../../core/errors.js';
-import { InlineExecutor, type BlockExecutor, type BlockResult, type EngineContext } from '../block-executor.js';
+import { emitDecodedBlock, InlineExecutor, PieceSlab, type BlockExecutor, type BlockResult, type EngineContext } from '../block-executor.js';
+import { BlockOutput } from '../block-output.js';
 import { BlockMagicScanner } from '../block-scanner.js';
 import type { ByteWindow } from '../byte-window.js';
-import { maxCompressedBlockBytes } from '../decode-block.js';
+import { BlockDecoder, maxCompressedBlockBytes } from '../decode-block.js';
 import { DecodeFailure, failureToError } from '../decode-failure.js';
 import type { BlockRequest } from '../stream-parser.js';
 import type { FailureMessage, FromWorker, HeaderMessage, ToWorker } from './decompress-protocol.js';
@@ -44,7 +46,14 @@ interface Job {
 
 let liveWorkers = 0;
 /** How blocks were decoded, over all pools (for tests: the parallel path must really be taken). */
-export const poolStats = { blocksFromWorkers: 0, blocksRedoneInline: 0, blocksInline: 0 };
+export const poolStats = { blocksFromWorkers: 0, blocksFromMainThread: 0, blocksRedoneInline: 0, blocksInline: 0 };
+
+/** A candidate the main thread decoded speculatively while waiting; emitted when the parser gets there. */
+interface LocalJob {
+  magicBit: number;
+  /** False when the speculative decode failed: the parser redoes it with the exact level. */
+  ok: boolean;
+}
 
 /** Worker threads started by any pool and not exited yet (for tests: pools must not leak them). */
 export function liveDecompressWorkers(): number {
@@ -70,16 +79,25 @@ export class DecompressPool implements BlockExecutor {
   private nextId = 1;
   private inlineOnly = false;
   private readonly inline = new InlineExecutor();
+  private local: LocalJob | undefined;
+  private readonly localDecoder = new BlockDecoder();
+  private readonly localOutput = new BlockOutput();
+  private readonly localSlab = new PieceSlab();
+  private readonly workerCount: number;
   private window: ByteWindow | undefined;
   private parserBit = 0;
   private fatal: Error | undefined;
   private closed = false;
 
-  /** `wake` is called whenever a worker reports, so a waiting runBlock() looks again. */
+  /**
+   * `threads` decoding threads: the calling thread and threads-1 workers. `wake` is called whenever
+   * a worker reports, so a waiting runBlock() looks again.
+   */
   constructor(
-    private readonly threads: number,
+    threads: number,
     private readonly wake: () => void,
   ) {
+    this.workerCount = Math.max(1, threads - 1);
     this.lookaheadBytes = MAX_BLOCK_EXTENT + (threads + 1) * (1 << 20);
   }
 
@@ -92,28 +110,52 @@ export class DecompressPool implements BlockExecutor {
       this.scanner.scan(v.bytes, this.scanner.scannedByte - v.baseByte, v.endByte - v.baseByte, this.candidates);
     }
     for (const job of this.jobsByBit.values()) if (job.magicBit < parserBit) this.drop(job);
+    if (this.local && this.local.magicBit < parserBit) this.local = undefined;
     this.dispatch();
   }
 
   async runBlock(req: BlockRequest, ctx: EngineContext): Promise<BlockResult> {
-    let job: Job | undefined;
+    // The parser is at this block now: whatever lies before it is a false positive.
+    this.parserBit = req.magicBit;
+    for (const job of this.jobsByBit.values()) if (job.magicBit < req.magicBit) this.drop(job);
+    if (this.local && this.local.magicBit < req.magicBit) this.local = undefined;
     for (;;) {
       this.throwIfFatal();
-      job = this.jobsByBit.get(req.magicBit);
-      if (job) break;
+      const local = this.local;
+      if (local?.magicBit === req.magicBit) {
+        this.local = undefined;
+        if (local.ok && this.fitsLevel(req, this.localDecoder.nblock, this.localDecoder.origPtr)) {
+          poolStats.blocksFromMainThread++;
+          return emitDecodedBlock(this.localDecoder, this.localOutput, this.localSlab, req, ctx);
+        }
+        poolStats.blocksRedoneInline++;
+        return this.inline.runBlock(req, ctx);
+      }
+      const job = this.jobsByBit.get(req.magicBit);
+      if (job) return this.consume(job, req, ctx);
       if (this.inlineOnly || !this.isPending(req.magicBit)) {
         poolStats.blocksInline++;
         return this.inline.runBlock(req, ctx);
       }
-      await ctx.waitForChange();
+      // No worker has it yet: decode it here as soon as its input is in.
+      if (!this.takeLocal()) await ctx.waitForChange();
     }
+  }
+
+  /** A block decoded speculatively as level 9 is valid for a stream of level req.level if it fits. */
+  private fitsLevel(req: BlockRequest, nblock: number, origPtr: number): boolean {
+    const limit = req.level * 100000;
+    return nblock <= limit && origPtr <= 10 + limit;
+  }
+
+  /** Streams a worker's job in order; while it is not ready, the main thread decodes the next candidate. */
+  private async consume(job: Job, req: BlockRequest, ctx: EngineContext): Promise<BlockResult> {
     while (!job.header && !job.failure) {
       this.throwIfFatal();
-      await ctx.waitForChange();
+      if (!this.takeLocal()) await ctx.waitForChange();
     }
     const h = job.header;
-    const limit = req.level * 100000;
-    if (!h || h.nblock > limit || h.origPtr > 10 + limit) {
+    if (!h || !this.fitsLevel(req, h.nblock, h.origPtr)) {
       // Failed, ran out of input at a false positive, or breaks the stream's level: decode it again
       // here with the exact level and all the input it may need, for bzip2's exact verdict.
       this.drop(job);
@@ -139,12 +181,66 @@ export class DecompressPool implements BlockExecutor {
         });
       }
       this.throwIfFatal();
-      await ctx.waitForChange();
+      if (!this.takeLocal()) await ctx.waitForChange();
     }
     this.drop(job);
     this.dispatch();
     poolStats.blocksFromWorkers++;
     return { storedCrc: h.storedCrc, computedCrc: job.crc, endBit: job.startByte * 8 + h.endBit };
+  }
+
+  /**
+   * Decodes the next undispatched candidate on this thread (Huffman and MTF stages; the rest when
+   * the parser gets there), if there is one whose input is in. Returns whether it did.
+   */
+  private takeLocal(): boolean {
+    const w = this.window;
+    if (this.local || !w || this.closed) return false;
+    const magicBit = this.nextCandidate();
+    if (magicBit === undefined) return false;
+    const range = this.rangeOf(this.candIdx, w);
+    if (!range) return false;
+    this.candIdx++;
+    const v = w.view();
+    const baseBit = v.baseByte * 8;
+    const d = this.localDecoder;
+    let ok = true;
+    try {
+      d.decode(v.bytes, range.endByte - v.baseByte, magicBit + 48 - baseBit, SPECULATIVE_MAX_BLOCK_BYTES);
+      d.endBit += baseBit;
+    } catch (e) {
+      if (!(e instanceof DecodeFailure)) throw e;
+      ok = false;
+    }
+    this.local = { magicBit, ok };
+    return true;
+  }
+
+  /** The first candidate not dispatched yet and not behind the parser (candIdx points at it). */
+  private nextCandidate(): number | undefined {
+    while (this.candIdx < this.candidates.length) {
+      const bit = this.candidates[this.candIdx]!;
+      if (bit >= this.parserBit) return bit;
+      this.candIdx++;
+    }
+    return undefined;
+  }
+
+  /**
+   * The input a speculative decode of candidate i gets: up to the next candidate (where the block
+   * ends unless that one is a false positive), the end of input, or the longest a block can be.
+   * Undefined while that is not known yet. `complete`: running out of it is a real error.
+   */
+  private rangeOf(i: number, w: ByteWindow): { endByte: number; complete: boolean } | undefined {
+    const startByte = Math.floor(this.candidates[i]! / 8);
+    const maxEnd = startByte + MAX_BLOCK_EXTENT;
+    const next = this.candidates[i + 1];
+    let endByte: number;
+    if (next !== undefined) endByte = Math.min(Math.ceil(next / 8), maxEnd);
+    else if (w.final) endByte = Math.min(w.endByte, maxEnd);
+    else if (w.endByte >= maxEnd) endByte = maxEnd;
+    else return undefined; // the block may extend past what has arrived
+    return { endByte, complete: endByte === maxEnd || (w.final && endByte === w.endByte) };
   }
 
   async close(): Promise<void> {
@@ -169,33 +265,24 @@ export class DecompressPool implements BlockExecutor {
   private dispatch(): void {
     const w = this.window;
     if (!w || this.closed || this.inlineOnly) return;
-    while (this.candIdx < this.candidates.length) {
-      const magicBit = this.candidates[this.candIdx]!;
-      if (magicBit < this.parserBit) {
-        this.candIdx++;
-        continue;
-      }
-      if (this.jobsByBit.size >= 2 * this.threads) break;
-      const startByte = Math.floor(magicBit / 8);
-      const maxEnd = startByte + MAX_BLOCK_EXTENT;
-      const next = this.candidates[this.candIdx + 1];
-      let endByte: number;
-      if (next !== undefined) endByte = Math.min(Math.ceil(next / 8), maxEnd);
-      else if (w.final) endByte = Math.min(w.endByte, maxEnd);
-      else if (w.endByte >= maxEnd) endByte = maxEnd;
-      else break; // the block may extend past what has arrived
-      const complete = endByte === maxEnd || (w.final && endByte === w.endByte);
+    for (;;) {
+      const magicBit = this.nextCandidate();
+      if (magicBit === undefined) break;
+      if (this.jobsByBit.size >= 2 * this.workerCount) break;
+      const range = this.rangeOf(this.candIdx, w);
+      if (!range) break;
       if (this.slots.length === 0 && w.final && w.endByte - Math.floor(this.parserBit / 8) < SMALL_INPUT_BYTES) {
         this.inlineOnly = true;
         return;
       }
       const slot = this.idleSlot();
       if (!slot) break;
+      const startByte = Math.floor(magicBit / 8);
       const job: Job = {
         id: this.nextId++,
         magicBit,
         startByte,
-        complete,
+        complete: range.complete,
         slot,
         header: undefined,
         failure: undefined,
@@ -207,7 +294,7 @@ export class DecompressPool implements BlockExecutor {
       this.jobsByBit.set(magicBit, job);
       this.jobsById.set(job.id, job);
       // Copied, not transferred: see decompress-worker.ts on detached buffers.
-      const bytes = w.copy(startByte, endByte);
+      const bytes = w.copy(startByte, range.endByte);
       this.post(slot, { type: 'job', id: job.id, bytes, startBit: magicBit - startByte * 8 + 48, maxBlockBytes: SPECULATIVE_MAX_BLOCK_BYTES, credits: INITIAL_CREDITS });
       this.candIdx++;
     }
@@ -227,7 +314,7 @@ export class DecompressPool implements BlockExecutor {
    * small input: a thread takes tens of milliseconds to boot, which then overlaps with reading.
    */
   private start(): void {
-    if (this.slots.length === 0 && !this.closed) for (let i = 0; i < this.threads; i++) this.slots.push(this.spawn());
+    if (this.slots.length === 0 && !this.closed) for (let i = 0; i < this.workerCount; i++) this.slots.push(this.spawn());
   }
 
   private spawn(): Slot {
