@@ -13,7 +13,7 @@ import type { ByteWindow } from '../byte-window.js';
 import { BlockDecoder, maxCompressedBlockBytes } from '../decode-block.js';
 import { DecodeFailure, failureToError } from '../decode-failure.js';
 import type { BlockRequest } from '../stream-parser.js';
-import type { FailureMessage, FromWorker, HeaderMessage, ToWorker } from './decompress-protocol.js';
+import { JOBS_PER_WORKER, type FailureMessage, type FromWorker, type HeaderMessage, type ToWorker } from './decompress-protocol.js';
 
 /** Output pieces a job may hold before its worker waits for the main thread. */
 const INITIAL_CREDITS = 8;
@@ -25,7 +25,8 @@ const MAX_BLOCK_EXTENT = maxCompressedBlockBytes(9);
 
 interface Slot {
   worker: Worker;
-  job: Job | undefined;
+  /** Jobs the worker holds, oldest first (at most JOBS_PER_WORKER). */
+  jobs: Job[];
 }
 
 interface Job {
@@ -268,7 +269,7 @@ export class DecompressPool implements BlockExecutor {
     for (;;) {
       const magicBit = this.nextCandidate();
       if (magicBit === undefined) break;
-      if (this.jobsByBit.size >= 2 * this.workerCount) break;
+      if (this.jobsByBit.size >= JOBS_PER_WORKER * this.workerCount) break;
       const range = this.rangeOf(this.candIdx, w);
       if (!range) break;
       if (this.slots.length === 0 && w.final && w.endByte - Math.floor(this.parserBit / 8) < SMALL_INPUT_BYTES) {
@@ -290,7 +291,7 @@ export class DecompressPool implements BlockExecutor {
         done: false,
         crc: 0,
       };
-      slot.job = job;
+      slot.jobs.push(job);
       this.jobsByBit.set(magicBit, job);
       this.jobsById.set(job.id, job);
       // Copied, not transferred: see decompress-worker.ts on detached buffers.
@@ -304,9 +305,12 @@ export class DecompressPool implements BlockExecutor {
     }
   }
 
+  /** The worker holding the fewest jobs, if one can take another. */
   private idleSlot(): Slot | undefined {
     this.start();
-    return this.slots.find((s) => s.job === undefined);
+    let best: Slot | undefined;
+    for (const s of this.slots) if (s.jobs.length < JOBS_PER_WORKER && (!best || s.jobs.length < best.jobs.length)) best = s;
+    return best;
   }
 
   /**
@@ -320,7 +324,7 @@ export class DecompressPool implements BlockExecutor {
   private spawn(): Slot {
     const worker = new Worker(workerUrl());
     liveWorkers++;
-    const slot: Slot = { worker, job: undefined };
+    const slot: Slot = { worker, jobs: [] };
     worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
     worker.on('error', (e) => this.setFatal(e));
     worker.on('exit', (code) => {
@@ -356,7 +360,8 @@ export class DecompressPool implements BlockExecutor {
   }
 
   private release(slot: Slot, job: Job): void {
-    if (slot.job === job) slot.job = undefined;
+    const i = slot.jobs.indexOf(job);
+    if (i >= 0) slot.jobs.splice(i, 1);
     job.slot = undefined;
   }
 

@@ -4,6 +4,9 @@
 
 import type { Bz2ErrorCode } from '../decode-failure.js';
 
+/** Jobs a worker holds at once: while one waits for credit or for the main thread, it decodes the next. */
+export const JOBS_PER_WORKER = 2;
+
 export interface JobMessage {
   type: 'job';
   id: number;
