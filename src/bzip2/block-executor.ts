@@ -2,14 +2,12 @@
 // (parallel/decompress-pool.ts) and the inline executor here, which decodes on the calling thread
 // with the same code as decompressBuffer(). Spec ../shared/spec/bzip2.md §3.3 (decompression).
 
-import { BlockOutput } from './block-output.js';
+import { BlockOutput, PIECE_BYTES } from './block-output.js';
 import type { ByteWindow } from './byte-window.js';
 import { BlockDecoder, maxCompressedBlockBytes } from './decode-block.js';
 import { decodeBlockAt, fillOrThrow } from './decompress-buffer.js';
 import type { BlockRequest } from './stream-parser.js';
 
-/** Output pieces are at most this big: a block can expand to 46 MB, memory must not. */
-export const PIECE_BYTES = 1 << 20;
 /** A piece slab is replaced once less than this is left in it. */
 const MIN_PIECE_BYTES = 64 << 10;
 

@@ -19,6 +19,9 @@ export interface DecodedBlock {
   endBit: number;
 }
 
+/** Output is produced in pieces of at most this size: a block can expand to 46 MB, memory must not. */
+export const PIECE_BYTES = 1 << 20;
+
 export class BlockOutput {
   private tt: Int32Array = new Int32Array(0);
   private readonly cftab = new Int32Array(257);

@@ -7,7 +7,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { PIECE_BYTES } from '../../src/bzip2/block-executor.js';
+import { PIECE_BYTES } from '../../src/bzip2/block-output.js';
 import { BlockMagicScanner } from '../../src/bzip2/block-scanner.js';
 import { decompressBuffer } from '../../src/bzip2/decompress-buffer.js';
 import { createDecompressStream } from '../../src/bzip2/decompress-stream.js';

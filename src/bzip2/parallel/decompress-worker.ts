@@ -4,8 +4,7 @@
 // Started by decompress-pool.ts. Spec ../shared/spec/bzip2.md §3.3 (decompression on workers).
 
 import { parentPort } from 'node:worker_threads';
-import { PIECE_BYTES } from '../block-executor.js';
-import { BlockOutput } from '../block-output.js';
+import { BlockOutput, PIECE_BYTES } from '../block-output.js';
 import { BlockDecoder } from '../decode-block.js';
 import { DecodeFailure } from '../decode-failure.js';
 import { JOBS_PER_WORKER, type FromWorker, type JobMessage, type ToWorker } from './decompress-protocol.js';
