@@ -1,6 +1,7 @@
 // Streaming bzip2 decompression as a node:stream Transform: multi-stream input, trailing garbage as
-// bzip2 handles it, bounded memory whatever the expansion, blocks decoded on a worker_threads pool
-// (parallel/decompress-pool.ts) or on the calling thread (threads: 1). Spec
+// bzip2 handles it, bounded memory whatever the expansion, blocks decoded by the calling thread and
+// a worker_threads pool (parallel/decompress-pool.ts), or by the calling thread alone (threads: 1).
+// Spec
 // ../shared/spec/bzip2.md §1.1 (streams, garbage), §1.10 (errors), §3.2-3.3 (parallel decoding).
 
 import { availableParallelism } from 'node:os';
@@ -13,7 +14,10 @@ import { Signal } from './signal.js';
 import { StreamParser } from './stream-parser.js';
 
 export interface DecompressOptions {
-  /** Worker threads; default one per core. 1 decodes on the calling thread. */
+  /**
+   * Decoding threads, default one per core: the calling thread and threads-1 worker threads.
+   * 1 decodes on the calling thread only.
+   */
   threads?: number;
   /** Called for recoverable anomalies, such as trailing garbage after the last stream. */
   onWarning?: WarnFn;

@@ -104,22 +104,24 @@ export class DecompressPool implements BlockExecutor {
 
   onInput(window: ByteWindow, parserBit: number): void {
     this.window = window;
-    this.parserBit = parserBit;
     if (!window.final && !this.inlineOnly) this.start();
     if (this.scanner.scannedByte < window.endByte) {
       const v = window.view();
       this.scanner.scan(v.bytes, this.scanner.scannedByte - v.baseByte, v.endByte - v.baseByte, this.candidates);
     }
-    for (const job of this.jobsByBit.values()) if (job.magicBit < parserBit) this.drop(job);
-    if (this.local && this.local.magicBit < parserBit) this.local = undefined;
+    this.advanceTo(parserBit);
     this.dispatch();
   }
 
+  /** The parser reached `bit`: speculative work on candidates before it was for false positives. */
+  private advanceTo(bit: number): void {
+    this.parserBit = bit;
+    for (const job of this.jobsByBit.values()) if (job.magicBit < bit) this.drop(job);
+    if (this.local && this.local.magicBit < bit) this.local = undefined;
+  }
+
   async runBlock(req: BlockRequest, ctx: EngineContext): Promise<BlockResult> {
-    // The parser is at this block now: whatever lies before it is a false positive.
-    this.parserBit = req.magicBit;
-    for (const job of this.jobsByBit.values()) if (job.magicBit < req.magicBit) this.drop(job);
-    if (this.local && this.local.magicBit < req.magicBit) this.local = undefined;
+    this.advanceTo(req.magicBit);
     for (;;) {
       this.throwIfFatal();
       const local = this.local;
