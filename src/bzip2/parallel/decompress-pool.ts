@@ -54,7 +54,12 @@ interface LocalJob {
   magicBit: number;
   /** False when the speculative decode failed: the parser redoes it with the exact level. */
   ok: boolean;
+  decoder: BlockDecoder;
+  output: BlockOutput;
 }
+
+/** Candidates the main thread may hold decoded ahead of the parser, as many as a worker holds. */
+const LOCAL_JOBS = JOBS_PER_WORKER;
 
 /** Worker threads started by any pool and not exited yet (for tests: pools must not leak them). */
 export function liveDecompressWorkers(): number {
@@ -80,9 +85,10 @@ export class DecompressPool implements BlockExecutor {
   private nextId = 1;
   private inlineOnly = false;
   private readonly inline = new InlineExecutor();
-  private local: LocalJob | undefined;
-  private readonly localDecoder = new BlockDecoder();
-  private readonly localOutput = new BlockOutput();
+  /** The main thread's speculative blocks, in candidate order. */
+  private readonly locals: LocalJob[] = [];
+  /** Decoder state for them, reused. */
+  private readonly localStates: { decoder: BlockDecoder; output: BlockOutput }[] = [];
   private readonly localSlab = new PieceSlab();
   private readonly workerCount: number;
   private window: ByteWindow | undefined;
@@ -117,19 +123,27 @@ export class DecompressPool implements BlockExecutor {
   private advanceTo(bit: number): void {
     this.parserBit = bit;
     for (const job of this.jobsByBit.values()) if (job.magicBit < bit) this.drop(job);
-    if (this.local && this.local.magicBit < bit) this.local = undefined;
+    while (this.locals.length > 0 && this.locals[0]!.magicBit < bit) this.releaseLocal(this.locals[0]!);
+  }
+
+  private releaseLocal(job: LocalJob): void {
+    this.locals.splice(this.locals.indexOf(job), 1);
+    this.localStates.push({ decoder: job.decoder, output: job.output });
   }
 
   async runBlock(req: BlockRequest, ctx: EngineContext): Promise<BlockResult> {
     this.advanceTo(req.magicBit);
     for (;;) {
       this.throwIfFatal();
-      const local = this.local;
+      const local = this.locals[0];
       if (local?.magicBit === req.magicBit) {
-        this.local = undefined;
-        if (local.ok && this.fitsLevel(req, this.localDecoder.nblock, this.localDecoder.origPtr)) {
-          poolStats.blocksFromMainThread++;
-          return emitDecodedBlock(this.localDecoder, this.localOutput, this.localSlab, req, ctx);
+        try {
+          if (local.ok && this.fitsLevel(req, local.decoder.nblock, local.decoder.origPtr)) {
+            poolStats.blocksFromMainThread++;
+            return await emitDecodedBlock(local.decoder, local.output, this.localSlab, req, ctx);
+          }
+        } finally {
+          this.releaseLocal(local);
         }
         poolStats.blocksRedoneInline++;
         return this.inline.runBlock(req, ctx);
@@ -198,7 +212,7 @@ export class DecompressPool implements BlockExecutor {
    */
   private takeLocal(): boolean {
     const w = this.window;
-    if (this.local || !w || this.closed) return false;
+    if (this.locals.length >= LOCAL_JOBS || !w || this.closed) return false;
     const magicBit = this.nextCandidate();
     if (magicBit === undefined) return false;
     const range = this.rangeOf(this.candIdx, w);
@@ -206,16 +220,16 @@ export class DecompressPool implements BlockExecutor {
     this.candIdx++;
     const v = w.view();
     const baseBit = v.baseByte * 8;
-    const d = this.localDecoder;
+    const state = this.localStates.pop() ?? { decoder: new BlockDecoder(), output: new BlockOutput() };
     let ok = true;
     try {
-      d.decode(v.bytes, range.endByte - v.baseByte, magicBit + 48 - baseBit, SPECULATIVE_MAX_BLOCK_BYTES);
-      d.endBit += baseBit;
+      state.decoder.decode(v.bytes, range.endByte - v.baseByte, magicBit + 48 - baseBit, SPECULATIVE_MAX_BLOCK_BYTES);
+      state.decoder.endBit += baseBit;
     } catch (e) {
       if (!(e instanceof DecodeFailure)) throw e;
       ok = false;
     }
-    this.local = { magicBit, ok };
+    this.locals.push({ magicBit, ok, ...state });
     return true;
   }
 
