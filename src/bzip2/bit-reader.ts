@@ -36,6 +36,22 @@ export class BitReader {
     if (skip) this.bits(skip);
   }
 
+  /**
+   * Moves to bit `bitOffset` of the same buffer. Past the end, the reader counts as having consumed
+   * zeros up to there (so pastEnd and fail() report the truncation).
+   */
+  seek(bitOffset: number): void {
+    const endBit = this.endByte * 8;
+    if (bitOffset <= endBit) {
+      this.reset(this.data, this.endByte, bitOffset);
+      return;
+    }
+    this.bytePos = this.endByte;
+    this.overBytes = Math.ceil((bitOffset - endBit) / 8);
+    this.bitCount = this.overBytes * 8 - (bitOffset - endBit);
+    this.bitBuf = 0;
+  }
+
   /** Bit offset of the next unread bit. */
   get bitOffset(): number {
     return (this.bytePos + this.overBytes) * 8 - this.bitCount;
