@@ -21,6 +21,11 @@ export interface DecompressOptions {
   threads?: number;
   /** Called for recoverable anomalies, such as trailing garbage after the last stream. */
   onWarning?: WarnFn;
+  /**
+   * Compressed bytes to receive before starting worker threads (default 1 MiB): a smaller input is
+   * decoded on the calling thread alone.
+   */
+  workersAfterBytes?: number;
 }
 
 /**
@@ -54,7 +59,7 @@ class DecompressStream extends Transform implements EngineContext {
     if (!Number.isInteger(threads) || threads < 1) {
       throw new SnapcloneError('USAGE_BAD_THREADS', 'threads must be a positive integer', { kind: 'usage', actual: threads });
     }
-    this.executor = threads === 1 ? new InlineExecutor() : new DecompressPool(threads, () => this.changed.notify());
+    this.executor = threads === 1 ? new InlineExecutor() : new DecompressPool(threads, () => this.changed.notify(), options.workersAfterBytes);
     this.onWarning = options.onWarning;
   }
 

@@ -48,7 +48,7 @@ describe('createDecompressStream', () => {
     const redone = poolStats.blocksRedoneInline;
     for (const threads of [1, 2]) {
       for (const how of ['whole', { seed: 5, max: 3000 }] as const) {
-        const r = await decompressStream(chunk(compressed, how), threads);
+        const r = await decompressStream(chunk(compressed, how), threads, { workersAfterBytes: 0 });
         expect(r.error).toBeUndefined();
         expect(sameBytes(r.output, original)).toBe(true);
       }
@@ -65,7 +65,7 @@ describe('createDecompressStream', () => {
     new BlockMagicScanner().scan(compressed, 0, compressed.length, blocks);
     expect(blocks.length).toBeGreaterThanOrEqual(4);
     const before = { ...poolStats };
-    const r = await decompressStream(chunk(compressed, 'bytes'), 2);
+    const r = await decompressStream(chunk(compressed, 'bytes'), 2, { workersAfterBytes: 0 });
     expect(r.error).toBeUndefined();
     expect(sameBytes(r.output, original)).toBe(true);
     // Blocks came from the worker and from the main thread's speculative decoding, not fallbacks.
@@ -78,7 +78,7 @@ describe('createDecompressStream', () => {
   it.skipIf(!HAVE_TESTDATA)('keeps memory bounded while one block expands to 46 MB (slow reader)', async () => {
     const input = readFileSync(testdataPath('bzip2', 'ch255.bz2'));
     for (const threads of [1, 2]) {
-      const ds = createDecompressStream({ threads });
+      const ds = createDecompressStream({ threads, workersAfterBytes: 0 });
       let total = 0;
       let maxPiece = 0;
       let maxBuffered = 0;
@@ -105,7 +105,7 @@ describe('createDecompressStream', () => {
   it('releases its workers when destroyed mid-stream', async () => {
     const original = concatBytes(textBytes(600_000, 4), new Uint8Array(3 << 20));
     const compressed = await compressWith('bzip2', ['-1'], original);
-    const ds = createDecompressStream({ threads: 2 });
+    const ds = createDecompressStream({ threads: 2, workersAfterBytes: 0 });
     const got: Buffer[] = [];
     ds.on('data', (c: Buffer) => {
       got.push(c);
@@ -128,7 +128,7 @@ describe('createDecompressStream', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(5);
     for (const threads of [1, 2, 3, 4]) {
       const fromWorkers = poolStats.blocksFromWorkers + poolStats.blocksFromMainThread;
-      const r = await decompressStream(chunk(compressed, { seed: threads, max: 5000 }), threads);
+      const r = await decompressStream(chunk(compressed, { seed: threads, max: 5000 }), threads, { workersAfterBytes: 0 });
       expect(r.error).toBeUndefined();
       expect(sameBytes(r.output, original)).toBe(true);
       // All blocks come from the workers and the main thread, none from a fallback.

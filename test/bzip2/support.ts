@@ -145,15 +145,18 @@ export interface StreamResult {
   warnings: Warning[];
 }
 
-/** Runs createDecompressStream over the pieces; collects output (also what came before an error). */
-export async function decompressStream(pieces: Uint8Array[], threads: number): Promise<StreamResult> {
+/**
+ * Runs createDecompressStream over the pieces; collects output (also what came before an error).
+ * With threads > 1 the workers start at once (our test inputs are smaller than the default 1 MiB).
+ */
+export async function decompressStream(pieces: Uint8Array[], threads: number, options: { workersAfterBytes?: number } = {}): Promise<StreamResult> {
   const warnings: Warning[] = [];
   const out: Uint8Array[] = [];
   let error: StreamResult['error'];
   try {
     await pipeline(
       Readable.from(pieces.map((p) => Buffer.from(p.buffer, p.byteOffset, p.length))),
-      createDecompressStream({ threads, onWarning: (w) => warnings.push(w) }),
+      createDecompressStream({ threads, onWarning: (w) => warnings.push(w), workersAfterBytes: 0, ...options }),
       new Writable({
         write(c: Buffer, _e, cb) {
           out.push(new Uint8Array(c));

@@ -17,8 +17,11 @@ import { JOBS_PER_WORKER, type FailureMessage, type FromWorker, type HeaderMessa
 
 /** Output pieces a job may hold before its worker waits for the main thread. */
 const INITIAL_CREDITS = 8;
-/** With the whole input below this size, starting workers costs more than it saves. */
-const SMALL_INPUT_BYTES = 256 << 10;
+/**
+ * By default workers start once this much compressed input has arrived (a few blocks); an input
+ * that ends before is decoded on the calling thread alone: starting a thread costs about what it saves.
+ */
+export const DEFAULT_WORKERS_AFTER_BYTES = 1 << 20;
 /** Every candidate is decoded as if its stream were level 9; the parser re-checks the real level. */
 const SPECULATIVE_MAX_BLOCK_BYTES = 900000;
 const MAX_BLOCK_EXTENT = maxCompressedBlockBytes(9);
@@ -103,6 +106,7 @@ export class DecompressPool implements BlockExecutor {
   constructor(
     threads: number,
     private readonly wake: () => void,
+    private readonly workersAfterBytes = DEFAULT_WORKERS_AFTER_BYTES,
   ) {
     this.workerCount = Math.max(1, threads - 1);
     this.lookaheadBytes = MAX_BLOCK_EXTENT + (threads + 1) * (1 << 20);
@@ -110,7 +114,6 @@ export class DecompressPool implements BlockExecutor {
 
   onInput(window: ByteWindow, parserBit: number): void {
     this.window = window;
-    if (!window.final && !this.inlineOnly) this.start();
     if (this.scanner.scannedByte < window.endByte) {
       const v = window.view();
       this.scanner.scan(v.bytes, this.scanner.scannedByte - v.baseByte, v.endByte - v.baseByte, this.candidates);
@@ -288,8 +291,8 @@ export class DecompressPool implements BlockExecutor {
       if (this.jobsByBit.size >= JOBS_PER_WORKER * this.workerCount) break;
       const range = this.rangeOf(this.candIdx, w);
       if (!range) break;
-      if (this.slots.length === 0 && w.final && w.endByte - Math.floor(this.parserBit / 8) < SMALL_INPUT_BYTES) {
-        this.inlineOnly = true;
+      if (this.slots.length === 0 && w.endByte < this.workersAfterBytes) {
+        if (w.final) this.inlineOnly = true;
         return;
       }
       const slot = this.idleSlot();
@@ -329,10 +332,7 @@ export class DecompressPool implements BlockExecutor {
     return best;
   }
 
-  /**
-   * Starts the workers (idempotent). Called on the first input chunk unless that chunk is the whole,
-   * small input: a thread takes tens of milliseconds to boot, which then overlaps with reading.
-   */
+  /** Starts the workers (idempotent). */
   private start(): void {
     if (this.slots.length === 0 && !this.closed) for (let i = 0; i < this.workerCount; i++) this.slots.push(this.spawn());
   }
