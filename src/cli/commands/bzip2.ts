@@ -3,7 +3,7 @@
 
 import { Command, Option } from 'commander';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { rm, stat, type FileHandle } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SnapcloneError } from '../../core/errors.js';
@@ -104,7 +104,7 @@ async function runBzip2(files: string[], opts: Bzip2Options): Promise<void> {
     }
     const out = await createAtomicFile(outPath, { overwrite: !!opts.force });
     try {
-      await pipeline(input, makeCodec(), handleWriter(out.handle, out.temporaryPath));
+      await pipeline(input, makeCodec(), out.writable());
       await out.commit();
     } catch (e) {
       await out.abort();
@@ -135,31 +135,6 @@ async function openInput(file: string): Promise<ReadStream> {
     throw ioError(e, file, 'open');
   }
   return createReadStream(file, { highWaterMark: 1 << 20 });
-}
-
-/**
- * Writes into an open FileHandle and leaves it open for AtomicFile.commit(). (A FileHandle write
- * stream with autoClose: false keeps a reference on the handle that is never released once the
- * stream has finished, so commit's handle.close() would wait forever and the process would exit 0
- * with the output still under its temporary name.)
- */
-function handleWriter(handle: FileHandle, path: string): Writable {
-  return new Writable({
-    highWaterMark: 1 << 20,
-    write(chunk: Buffer, _enc, cb) {
-      writeAll(handle, chunk).then(
-        () => cb(),
-        (e: unknown) => cb(ioError(e, path, 'write')),
-      );
-    },
-  });
-}
-
-async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
-  for (let off = 0; off < bytes.length; ) {
-    const { bytesWritten } = await handle.write(bytes, off, bytes.length - off);
-    off += bytesWritten;
-  }
 }
 
 function discard(): Writable {
