@@ -5,6 +5,7 @@
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { SnapcloneError } from '../core/errors.js';
 import { ioError } from './source-file.js';
 
@@ -40,6 +41,13 @@ export interface AtomicFile {
   readonly finalPath: string;
   readonly temporaryPath: string;
   readonly handle: FileHandle;
+  /**
+   * A Writable that appends to the temporary file and leaves the handle open for commit().
+   * (Not handle.createWriteStream({ autoClose: false }): that stream keeps a reference on the
+   * handle after 'finish', so close() in commit() would never settle and the process would exit
+   * with the output still under its temporary name.)
+   */
+  writable(): Writable;
   /** fsync, rename into place, fsync the directory. */
   commit(): Promise<void>;
   /** Close and delete the temporary file. Safe to call after commit (does nothing then). */
@@ -68,6 +76,17 @@ export async function createAtomicFile(
     finalPath,
     temporaryPath,
     handle,
+    writable() {
+      return new Writable({
+        highWaterMark: 1 << 20,
+        write(chunk: Uint8Array, _encoding, callback) {
+          writeAll(handle, chunk).then(
+            () => callback(),
+            (e: unknown) => callback(ioError(e, temporaryPath, 'write')),
+          );
+        },
+      });
+    },
     async commit() {
       if (finished) return;
       try {
@@ -96,6 +115,13 @@ export async function createAtomicFile(
       untrackTemporary(temporaryPath);
     },
   };
+}
+
+async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, off, bytes.length - off);
+    off += bytesWritten;
+  }
 }
 
 export async function refuseExisting(path: string): Promise<void> {

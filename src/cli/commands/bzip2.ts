@@ -104,7 +104,7 @@ async function runBzip2(files: string[], opts: Bzip2Options): Promise<void> {
     }
     const out = await createAtomicFile(outPath, { overwrite: !!opts.force });
     try {
-      await pipeline(input, makeCodec(), out.handle.createWriteStream({ autoClose: false }));
+      await pipeline(input, makeCodec(), out.writable());
       await out.commit();
     } catch (e) {
       await out.abort();

@@ -1,0 +1,401 @@
+// The fast path of the block sort: libbzip2's mainSort (blocksort.c mainSort, mainQSort3,
+// mainSimpleSort, mainGtU), written from its description in ../shared/spec/bzip2.md §2.2:
+// 2-byte radix buckets, big buckets handled smallest first, 3-way radix quicksort then shellsort
+// with a comparator that consults the 16-bit "quadrant" rank cache, and the copy step that derives
+// buckets [c, ss] from the finished big bucket ss. It gives up when its work budget runs out
+// (spec §2.4: the caller then runs the linear-time fallback), so no input can make it slow.
+
+import { BZ_N_OVERSHOOT } from './rle1.js';
+
+const MAIN_QSORT_SMALL_THRESH = 20;
+/**
+ * The radix quicksort goes 4 bytes per level (it compares 32-bit words where libbzip2 compares
+ * bytes) and hands over to the shellsort past this depth, as libbzip2 does past 14 bytes.
+ */
+const MAIN_QSORT_DEPTH_THRESH = 14;
+/** Deepest start depth mainGtU can take: it reads up to 19 bytes past it before wrapping. */
+const GTU_MAX_DEPTH = 14;
+/** words[] is valid this far past n: a word at n + 30 ends on the last overshoot byte. */
+const WORDS_PAST_END = BZ_N_OVERSHOOT - 3;
+const QSORT_STACK_ENTRIES = 100;
+
+/** Knuth's shellsort increments (h = 3h + 1). */
+const INCS = Int32Array.of(1, 4, 13, 40, 121, 364, 1093, 3280, 9841, 29524, 88573, 265720, 797161, 2391484);
+
+/**
+ * Work left, in units of one 8-position step of mainGtU. A module variable rather than a field so
+ * the comparator's hot loop touches no object; mainSort sets it and reads it back.
+ */
+let budget = 0;
+
+/** Scratch arrays reused from block to block (one set per thread). */
+export class MainSortWorkspace {
+  readonly ftab = new Int32Array(65537);
+  readonly bucketSorted = new Uint8Array(65536);
+  readonly bigDone = new Uint8Array(256);
+  readonly runningOrder = new Int32Array(256);
+  readonly copyStart = new Int32Array(256);
+  readonly copyEnd = new Int32Array(256);
+  readonly stackLo = new Int32Array(QSORT_STACK_ENTRIES);
+  readonly stackHi = new Int32Array(QSORT_STACK_ENTRIES);
+  readonly stackD = new Int32Array(QSORT_STACK_ENTRIES);
+  quadrant: Uint16Array;
+  /** words[i]: block bytes i..i+3 big-endian, XOR 0x80000000 so signed comparison orders them. */
+  words: Int32Array;
+
+  constructor(maxBlockBytes: number) {
+    this.quadrant = new Uint16Array(maxBlockBytes + BZ_N_OVERSHOOT);
+    this.words = new Int32Array(maxBlockBytes + BZ_N_OVERSHOOT);
+  }
+}
+
+/**
+ * Sorts the rotations of block[0, n) into ptr[0, n) (rotation start offsets in sorted order).
+ * `block` must have BZ_N_OVERSHOOT spare bytes after n; n must be at least BZ_N_OVERSHOOT.
+ * Returns false, leaving ptr in an unspecified state, when more than `workBudget` comparator
+ * steps would be needed.
+ */
+export function mainSort(block: Uint8Array, n: number, ptr: Int32Array, ws: MainSortWorkspace, workBudget: number): boolean {
+  if (ws.quadrant.length < n + BZ_N_OVERSHOOT) {
+    ws.quadrant = new Uint16Array(n + BZ_N_OVERSHOOT);
+    ws.words = new Int32Array(n + BZ_N_OVERSHOOT);
+  }
+  const quadrant = ws.quadrant;
+  const words = ws.words;
+  const ftab = ws.ftab;
+  const bucketSorted = ws.bucketSorted;
+  const bigDone = ws.bigDone;
+  const copyStart = ws.copyStart;
+  const copyEnd = ws.copyEnd;
+  const runningOrder = ws.runningOrder;
+
+  // The wrap-around copy lets comparisons run up to BZ_N_OVERSHOOT bytes past the end.
+  for (let i = 0; i < BZ_N_OVERSHOOT; i++) block[n + i] = block[i]!;
+  {
+    let w = (block[0]! << 16) | (block[1]! << 8) | block[2]!;
+    for (let i = 0; i < n + WORDS_PAST_END; i++) {
+      w = (w << 8) | block[i + 3]!;
+      words[i] = w ^ 0x80000000;
+    }
+  }
+  quadrant.fill(0, 0, n + BZ_N_OVERSHOOT);
+  ftab.fill(0);
+  bucketSorted.fill(0);
+  bigDone.fill(0);
+
+  // Radix sort on the first two bytes (cyclically).
+  let j = block[0]! << 8;
+  for (let i = n - 1; i >= 0; i--) {
+    j = (j >>> 8) | (block[i]! << 8);
+    ftab[j]!++;
+  }
+  for (let i = 1; i <= 65536; i++) ftab[i]! += ftab[i - 1]!;
+  j = block[0]! << 8;
+  for (let i = n - 1; i >= 0; i--) {
+    j = (j >>> 8) | (block[i]! << 8);
+    const k = ftab[j]! - 1;
+    ftab[j] = k;
+    ptr[k] = i;
+  }
+  // Now ftab[b] is the start of small bucket b and ftab[65536] = n.
+
+  // Big buckets in increasing size, so the copy step does the most work (libbzip2 sorts them the
+  // same way; ties in any order).
+  for (let i = 0; i < 256; i++) runningOrder[i] = i;
+  for (let i = 1; i < 256; i++) {
+    const v = runningOrder[i]!;
+    const size = ftab[(v + 1) << 8]! - ftab[v << 8]!;
+    let k = i;
+    while (k > 0) {
+      const u = runningOrder[k - 1]!;
+      if (ftab[(u + 1) << 8]! - ftab[u << 8]! <= size) break;
+      runningOrder[k] = u;
+      k--;
+    }
+    runningOrder[k] = v;
+  }
+
+  budget = workBudget;
+  for (let i = 0; i < 256; i++) {
+    const ss = runningOrder[i]!;
+
+    // Step 1: sort the small buckets [ss, j] that the copy step has not already filled.
+    for (let jj = 0; jj < 256; jj++) {
+      if (jj === ss) continue;
+      const sb = (ss << 8) | jj;
+      if (bucketSorted[sb] === 0) {
+        const lo = ftab[sb]!;
+        const hi = ftab[sb + 1]! - 1;
+        if (hi > lo) {
+          mainQSort3(ptr, words, quadrant, n, lo, hi, 2, ws);
+          if (budget < 0) return false;
+        }
+        bucketSorted[sb] = 1;
+      }
+    }
+
+    // Step 2: rotation k−1 of every rotation k in the sorted big bucket ss lands, in order, in
+    // small bucket [block[k−1], ss]; fill those for every big bucket not yet done, [ss, ss]
+    // included (the forward scan runs into it as it fills).
+    for (let c = 0; c < 256; c++) {
+      copyStart[c] = ftab[(c << 8) | ss]!;
+      copyEnd[c] = ftab[((c << 8) | ss) + 1]! - 1;
+    }
+    for (let p = ftab[ss << 8]!; p < copyStart[ss]!; p++) {
+      let k = ptr[p]! - 1;
+      if (k < 0) k += n;
+      const c1 = block[k]!;
+      if (bigDone[c1] === 0) ptr[copyStart[c1]!++] = k;
+    }
+    for (let p = ftab[(ss + 1) << 8]! - 1; p > copyEnd[ss]!; p--) {
+      let k = ptr[p]! - 1;
+      if (k < 0) k += n;
+      const c1 = block[k]!;
+      if (bigDone[c1] === 0) ptr[copyEnd[c1]!--] = k;
+    }
+    for (let c = 0; c < 256; c++) bucketSorted[(c << 8) | ss] = 1;
+
+    // Step 3: cache each rotation's rank inside big bucket ss (scaled to 16 bits) so later
+    // comparisons reaching these positions stop early.
+    bigDone[ss] = 1;
+    if (i < 255) {
+      const bbStart = ftab[ss << 8]!;
+      const bbSize = ftab[(ss + 1) << 8]! - bbStart;
+      let shifts = 0;
+      while (bbSize >> shifts > 65534) shifts++;
+      for (let q = bbSize - 1; q >= 0; q--) {
+        const a = ptr[bbStart + q]!;
+        const qVal = q >> shifts;
+        quadrant[a] = qVal;
+        if (a < BZ_N_OVERSHOOT) quadrant[a + n] = qVal;
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * mainGtU: is rotation i1 greater than rotation i2? Both start at most GTU_MAX_DEPTH past a
+ * rotation start below n, and agree on every byte before. Compares 12 bytes as 3 words, then
+ * (word, 4 quadrants) pairs 8 positions per budget unit, wrapping at n; identical rotations
+ * (periodic blocks) compare equal, i.e. not greater. The quadrants are compared after their word
+ * rather than interleaved with its bytes as in libbzip2: both orders only ever consult facts true of
+ * the two rotations, so they give the same answer.
+ */
+function mainGtU(i1: number, i2: number, words: Int32Array, quadrant: Uint16Array, n: number): boolean {
+  let a = words[i1]!;
+  let b = words[i2]!;
+  if (a !== b) return a > b;
+  a = words[i1 + 4]!;
+  b = words[i2 + 4]!;
+  if (a !== b) return a > b;
+  a = words[i1 + 8]!;
+  b = words[i2 + 8]!;
+  if (a !== b) return a > b;
+  i1 += 12;
+  i2 += 12;
+  let k = n + 8;
+  do {
+    a = words[i1]!;
+    b = words[i2]!;
+    if (a !== b) return a > b;
+    let s1 = quadrant[i1]!;
+    let s2 = quadrant[i2]!;
+    if (s1 !== s2) return s1 > s2;
+    s1 = quadrant[i1 + 1]!;
+    s2 = quadrant[i2 + 1]!;
+    if (s1 !== s2) return s1 > s2;
+    s1 = quadrant[i1 + 2]!;
+    s2 = quadrant[i2 + 2]!;
+    if (s1 !== s2) return s1 > s2;
+    s1 = quadrant[i1 + 3]!;
+    s2 = quadrant[i2 + 3]!;
+    if (s1 !== s2) return s1 > s2;
+    a = words[i1 + 4]!;
+    b = words[i2 + 4]!;
+    if (a !== b) return a > b;
+    s1 = quadrant[i1 + 4]!;
+    s2 = quadrant[i2 + 4]!;
+    if (s1 !== s2) return s1 > s2;
+    s1 = quadrant[i1 + 5]!;
+    s2 = quadrant[i2 + 5]!;
+    if (s1 !== s2) return s1 > s2;
+    s1 = quadrant[i1 + 6]!;
+    s2 = quadrant[i2 + 6]!;
+    if (s1 !== s2) return s1 > s2;
+    s1 = quadrant[i1 + 7]!;
+    s2 = quadrant[i2 + 7]!;
+    if (s1 !== s2) return s1 > s2;
+    i1 += 8;
+    i2 += 8;
+    if (i1 >= n) i1 -= n;
+    if (i2 >= n) i2 -= n;
+    k -= 8;
+    budget--;
+  } while (k >= 0);
+  return false;
+}
+
+/** mainSimpleSort: shellsort of ptr[lo..hi] on rotations compared from depth d. */
+function mainSimpleSort(ptr: Int32Array, words: Int32Array, quadrant: Uint16Array, n: number, lo: number, hi: number, depth: number): void {
+  const bigN = hi - lo + 1;
+  if (bigN < 2) return;
+  // Starting earlier than the known common prefix is correct, only slower.
+  const d = depth > GTU_MAX_DEPTH ? GTU_MAX_DEPTH : depth;
+  let hp = 0;
+  while (INCS[hp]! < bigN) hp++;
+  hp--;
+  for (; hp >= 0; hp--) {
+    const h = INCS[hp]!;
+    for (let i = lo + h; i <= hi; i++) {
+      const v = ptr[i]!;
+      const vd = v + d;
+      let jj = i;
+      while (mainGtU(ptr[jj - h]! + d, vd, words, quadrant, n)) {
+        ptr[jj] = ptr[jj - h]!;
+        jj -= h;
+        if (jj <= lo + h - 1) break;
+      }
+      ptr[jj] = v;
+      if (budget < 0) return;
+    }
+  }
+}
+
+/**
+ * mainQSort3: multikey (3-way radix) quicksort of ptr[lo..hi] from depth d, explicit stack, on
+ * 4-byte digits.
+ */
+function mainQSort3(
+  ptr: Int32Array,
+  words: Int32Array,
+  quadrant: Uint16Array,
+  n: number,
+  loSt: number,
+  hiSt: number,
+  dSt: number,
+  ws: MainSortWorkspace,
+): void {
+  const stackLo = ws.stackLo;
+  const stackHi = ws.stackHi;
+  const stackD = ws.stackD;
+  let sp = 0;
+  stackLo[sp] = loSt;
+  stackHi[sp] = hiSt;
+  stackD[sp] = dSt;
+  sp++;
+  while (sp > 0) {
+    sp--;
+    const lo = stackLo[sp]!;
+    const hi = stackHi[sp]!;
+    const d = stackD[sp]!;
+    if (hi - lo < MAIN_QSORT_SMALL_THRESH || d > MAIN_QSORT_DEPTH_THRESH) {
+      mainSimpleSort(ptr, words, quadrant, n, lo, hi, d);
+      if (budget < 0) return;
+      continue;
+    }
+    // Median of three on the word at depth d.
+    let a = words[ptr[lo]! + d]!;
+    let b = words[ptr[hi]! + d]!;
+    const c = words[ptr[(lo + hi) >>> 1]! + d]!;
+    if (a > b) {
+      const t = a;
+      a = b;
+      b = t;
+    }
+    if (b > c) {
+      b = c;
+      if (a > b) b = a;
+    }
+    const med = b;
+
+    let unLo = lo;
+    let ltLo = lo;
+    let unHi = hi;
+    let gtHi = hi;
+    for (;;) {
+      while (unLo <= unHi) {
+        const x = words[ptr[unLo]! + d]!;
+        if (x === med) {
+          const t = ptr[unLo]!;
+          ptr[unLo] = ptr[ltLo]!;
+          ptr[ltLo] = t;
+          ltLo++;
+          unLo++;
+          continue;
+        }
+        if (x > med) break;
+        unLo++;
+      }
+      while (unLo <= unHi) {
+        const x = words[ptr[unHi]! + d]!;
+        if (x === med) {
+          const t = ptr[unHi]!;
+          ptr[unHi] = ptr[gtHi]!;
+          ptr[gtHi] = t;
+          gtHi--;
+          unHi--;
+          continue;
+        }
+        if (x < med) break;
+        unHi--;
+      }
+      if (unLo > unHi) break;
+      const t = ptr[unLo]!;
+      ptr[unLo] = ptr[unHi]!;
+      ptr[unHi] = t;
+      unLo++;
+      unHi--;
+    }
+
+    if (gtHi < ltLo) {
+      // Every element equals the pivot at depth d: go one word deeper.
+      stackLo[sp] = lo;
+      stackHi[sp] = hi;
+      stackD[sp] = d + 4;
+      sp++;
+      continue;
+    }
+
+    // Move the equal parts from both ends to the middle.
+    let m = Math.min(ltLo - lo, unLo - ltLo);
+    for (let p = lo, q = unLo - m; m > 0; m--, p++, q++) {
+      const t = ptr[p]!;
+      ptr[p] = ptr[q]!;
+      ptr[q] = t;
+    }
+    m = Math.min(hi - gtHi, gtHi - unHi);
+    for (let p = unLo, q = hi - m + 1; m > 0; m--, p++, q++) {
+      const t = ptr[p]!;
+      ptr[p] = ptr[q]!;
+      ptr[q] = t;
+    }
+    const ltEnd = lo + unLo - ltLo - 1; // [lo, ltEnd] < pivot
+    const gtStart = hi - (gtHi - unHi) + 1; // [gtStart, hi] > pivot
+
+    // Push the three parts largest first so the smallest is sorted next: the stack stays
+    // O(log n) deep.
+    let lo1 = lo, hi1 = ltEnd, d1 = d;
+    let lo2 = gtStart, hi2 = hi, d2 = d;
+    let lo3 = ltEnd + 1, hi3 = gtStart - 1, d3 = d + 4;
+    let t: number;
+    if (hi1 - lo1 < hi2 - lo2) {
+      t = lo1; lo1 = lo2; lo2 = t;
+      t = hi1; hi1 = hi2; hi2 = t;
+      t = d1; d1 = d2; d2 = t;
+    }
+    if (hi2 - lo2 < hi3 - lo3) {
+      t = lo2; lo2 = lo3; lo3 = t;
+      t = hi2; hi2 = hi3; hi3 = t;
+      t = d2; d2 = d3; d3 = t;
+    }
+    if (hi1 - lo1 < hi2 - lo2) {
+      t = lo1; lo1 = lo2; lo2 = t;
+      t = hi1; hi1 = hi2; hi2 = t;
+      t = d1; d1 = d2; d2 = t;
+    }
+    stackLo[sp] = lo1; stackHi[sp] = hi1; stackD[sp] = d1; sp++;
+    stackLo[sp] = lo2; stackHi[sp] = hi2; stackD[sp] = d2; sp++;
+    stackLo[sp] = lo3; stackHi[sp] = hi3; stackD[sp] = d3; sp++;
+  }
+}

@@ -1,0 +1,137 @@
+// generateMTFValues (libbzip2 compress.c): the BWT output through move-to-front, with runs of rank 0
+// written as RUNA/RUNB digits (bijective base 2, least significant first) and EOB last.
+// Spec: ../shared/spec/bzip2.md §1.5 (alphabet) and §2.5 (why the list is kept as 16 rows of 16).
+//
+// libbzip2 shifts up to 255 bytes per symbol; disk images have many high ranks, so the list here is
+// 16 rows of 16 symbols, each row with its own movable base address in one array: moving a symbol
+// to the front shifts at most 15 entries inside its row and hops one entry per row above it.
+
+import { BZ_RUNA, BZ_RUNB } from './constants.js';
+
+const LIST_BYTES = 4096;
+const ROW_START = LIST_BYTES - 256;
+
+export class MtfWorkspace {
+  readonly list = new Uint8Array(LIST_BYTES);
+  readonly rowBase = new Int32Array(16);
+  /** The row each symbol is in (its place inside the row is found by scanning, at most 16). */
+  readonly row = new Uint8Array(256);
+  readonly relayoutScratch = new Uint8Array(256);
+}
+
+/**
+ * Writes the MTF/RLE2 symbols of the BWT output (block[ptr[i] − 1], cyclically) into mtfv and
+ * their frequencies into mtfFreq[0 .. nInUse+1]; returns nMTF (EOB included).
+ * `unseqToSeq` maps each used byte to its rank among the used bytes.
+ */
+export function generateMTFValues(
+  ptr: Int32Array,
+  block: Uint8Array,
+  n: number,
+  unseqToSeq: Uint8Array,
+  nInUse: number,
+  mtfv: Uint16Array,
+  mtfFreq: Int32Array,
+  ws: MtfWorkspace,
+): number {
+  const eob = nInUse + 1;
+  mtfFreq.fill(0, 0, eob + 1);
+  const list = ws.list;
+  const rowBase = ws.rowBase;
+  const row = ws.row;
+  // The list starts in identity order, laid out at the end of `list` so rows can grow leftwards.
+  for (let r = 0, a = ROW_START; r < 16; r++) {
+    rowBase[r] = a;
+    for (let o = 0; o < 16; o++, a++) {
+      const s = (r << 4) | o;
+      list[a] = s;
+      row[s] = r;
+    }
+  }
+
+  let wr = 0;
+  let zPend = 0;
+  let front = 0;
+  for (let i = 0; i < n; i++) {
+    let j = ptr[i]! - 1;
+    if (j < 0) j += n;
+    const c = unseqToSeq[block[j]!]!;
+    if (c === front) {
+      zPend++;
+      continue;
+    }
+    if (zPend > 0) {
+      zPend--;
+      for (;;) {
+        const s = zPend & 1; // BZ_RUNB when odd, BZ_RUNA when even
+        mtfv[wr++] = s;
+        mtfFreq[s]!++;
+        if (zPend < 2) break;
+        zPend = (zPend - 2) >> 1;
+      }
+      zPend = 0;
+    }
+    const r = row[c]!;
+    const b = rowBase[r]!;
+    // libbzip2's shift-while-searching loop, confined to c's row: leaves a hole at the row front.
+    let p = b;
+    let carry = list[p]!;
+    while (carry !== c) {
+      p++;
+      const t = list[p]!;
+      list[p] = carry;
+      carry = t;
+    }
+    const rank = (r << 4) + (p - b);
+    if (r === 0) {
+      list[b] = c;
+    } else {
+      // Each row above passes its last entry down into the hole at the front of the next row and
+      // extends itself one slot to the left; row 0's new front slot receives c.
+      let hole = b;
+      for (let q = r - 1; q >= 0; q--) {
+        const qb = rowBase[q]!;
+        const x = list[qb + 15]!;
+        list[hole] = x;
+        row[x] = q + 1;
+        hole = qb - 1;
+        rowBase[q] = hole;
+      }
+      list[hole] = c;
+      row[c] = 0;
+      if (hole === 0) relayout(ws);
+    }
+    front = c;
+    mtfv[wr++] = rank + 1;
+    mtfFreq[rank + 1]!++;
+  }
+  if (zPend > 0) {
+    zPend--;
+    for (;;) {
+      const s = zPend & 1;
+      mtfv[wr++] = s;
+      mtfFreq[s]!++;
+      if (zPend < 2) break;
+      zPend = (zPend - 2) >> 1;
+    }
+  }
+  mtfv[wr++] = eob;
+  mtfFreq[eob]!++;
+  return wr;
+}
+
+/** Row 0 reached address 0: lay the 16 rows out again contiguously at the end. */
+function relayout(ws: MtfWorkspace): void {
+  const { list, rowBase, relayoutScratch } = ws;
+  for (let r = 0, t = 0; r < 16; r++) {
+    const b = rowBase[r]!;
+    for (let o = 0; o < 16; o++) relayoutScratch[t++] = list[b + o]!;
+  }
+  for (let r = 0, a = ROW_START, t = 0; r < 16; r++) {
+    rowBase[r] = a;
+    for (let o = 0; o < 16; o++, a++, t++) list[a] = relayoutScratch[t]!;
+  }
+}
+
+// BZ_RUNA/BZ_RUNB are 0 and 1, which the loops above rely on (zPend & 1 picks the digit).
+if (BZ_RUNA !== 0 || BZ_RUNB !== 1) throw new Error('mtf.ts assumes RUNA = 0 and RUNB = 1');

@@ -1,0 +1,121 @@
+// A pool of worker threads that compress bzip2 blocks (compress-worker.ts). Jobs run in any order
+// on any worker; the caller reorders results by sequence number. Spec ../shared/spec/bzip2.md §3.3.
+//
+// A worker is ref'd only while it has a job, so an idle pool never keeps the process alive, and a
+// pending job always does (an unref'd worker would let Node exit before its result arrives).
+
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { SnapcloneError } from '../../core/errors.js';
+import type { WorkerReply, WorkerRequest, WorkerSetup } from './compress-protocol.js';
+
+export interface PoolResult {
+  seq: number;
+  compressed: Uint8Array;
+  /** The block buffer, back from the worker for reuse. */
+  buffer: Uint8Array;
+}
+
+/** Threads to use when the caller does not say: one per core the process may use. */
+export function defaultThreadCount(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/**
+ * The worker script. Built code runs dist/src/bzip2/parallel/compress-worker.js beside this file;
+ * under vitest this module runs from src/*.ts, and the worker must still be plain JS, so it points
+ * at the build output (npm test builds first).
+ */
+export function compressWorkerUrl(): URL {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) return new URL('../../../dist/src/bzip2/parallel/compress-worker.js', here);
+  return new URL('./compress-worker.js', here);
+}
+
+let liveWorkers = 0;
+
+/** Workers started by any pool and not yet exited (tests check that streams clean up after themselves). */
+export function liveCompressWorkers(): number {
+  return liveWorkers;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+}
+
+export class CompressPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: WorkerRequest[] = [];
+  private closed = false;
+
+  constructor(
+    setup: WorkerSetup,
+    threads: number,
+    private readonly onResult: (result: PoolResult) => void,
+    private readonly onError: (error: SnapcloneError) => void,
+  ) {
+    const url = compressWorkerUrl();
+    for (let i = 0; i < threads; i++) {
+      const worker = new Worker(url, { workerData: setup });
+      liveWorkers++;
+      const slot: Slot = { worker, busy: false };
+      worker.unref();
+      worker.on('message', (reply: WorkerReply) => this.handleReply(slot, reply));
+      worker.on('error', (e: Error) => this.fail(`a compression worker failed: ${e.message}`, e));
+      worker.on('exit', (code) => {
+        liveWorkers--;
+        if (!this.closed) this.fail(`a compression worker exited unexpectedly (code ${code})`);
+      });
+      this.slots.push(slot);
+    }
+  }
+
+  /** Queues a block; its buffer is transferred (unusable here until it comes back in the result). */
+  submit(seq: number, block: Uint8Array, nblock: number, blockCrc: number): void {
+    if (this.closed) return;
+    if (block.byteOffset !== 0 || block.byteLength !== block.buffer.byteLength) {
+      throw new RangeError('CompressPool.submit needs a block that owns its whole ArrayBuffer');
+    }
+    this.queue.push({ seq, buffer: block.buffer as ArrayBuffer, nblock, blockCrc });
+    this.dispatch();
+  }
+
+  /** Stops every worker; pending jobs are dropped. */
+  async terminate(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) return;
+      if (slot.busy) continue;
+      const req = this.queue.shift()!;
+      slot.busy = true;
+      slot.worker.ref();
+      slot.worker.postMessage(req, [req.buffer]);
+    }
+  }
+
+  private handleReply(slot: Slot, reply: WorkerReply): void {
+    slot.busy = false;
+    slot.worker.unref();
+    if (this.closed) return;
+    if (reply.error !== undefined || reply.compressed === undefined) {
+      this.fail(`compressing block ${reply.seq} failed in a worker: ${reply.error ?? 'no output'}`);
+      return;
+    }
+    this.dispatch();
+    this.onResult({ seq: reply.seq, compressed: new Uint8Array(reply.compressed), buffer: new Uint8Array(reply.buffer) });
+  }
+
+  private fail(message: string, cause?: unknown): void {
+    if (this.closed) return;
+    const error = new SnapcloneError('BZ2_WORKER_FAILED', message, { kind: 'internal', cause });
+    void this.terminate();
+    this.onError(error);
+  }
+}

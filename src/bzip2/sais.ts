@@ -1,0 +1,190 @@
+// SA-IS suffix sorting (Nong, Zhang and Chan, "Linear Suffix Array Construction by Almost Pure
+// Induced-Sorting", 2009), written from the paper. Used by fallbackSort for the cyclic BWT
+// (spec ../shared/spec/bzip2.md §2.3): linear time whatever the input.
+//
+// The text has a virtual sentinel after its end, smaller than every symbol; SA receives the n
+// suffixes 0..n−1 in increasing order (the sentinel's own suffix is not stored).
+//
+// Speed: the induce loops never look at the type array. Each entry carries, in its sign, whether
+// the suffix before it is S-type (negative) or L-type (non-negative): an L suffix j's predecessor
+// is L iff T[j−1] >= T[j], an S suffix's predecessor is S iff T[j−1] <= T[j], so the sign is known
+// when the entry is written. The L pass induces from non-negative entries, the S pass from negative
+// ones (and clears the sign). Bucket pointers are cached while consecutive entries share a bucket.
+
+/** Scratch reused between calls: type bytes and bucket arrays, grown on demand. */
+export class SaisWorkspace {
+  types = new Uint8Array(0);
+  counts = new Int32Array(256);
+  bucket = new Int32Array(256);
+}
+
+/**
+ * Sorts the suffixes of text[0, n) (symbols in 0..alphabetSize−1) into sa[0, n).
+ * `sa` must hold at least n entries.
+ */
+export function suffixSort(text: Uint8Array | Int32Array, sa: Int32Array, n: number, alphabetSize: number, ws: SaisWorkspace): void {
+  if (n === 0) return;
+  if (n === 1) {
+    sa[0] = 0;
+    return;
+  }
+  if (ws.types.length < n) ws.types = new Uint8Array(Math.max(n, ws.types.length * 2));
+  if (ws.counts.length < alphabetSize) {
+    ws.counts = new Int32Array(alphabetSize);
+    ws.bucket = new Int32Array(alphabetSize);
+  }
+  const types = ws.types;
+  const counts = ws.counts;
+  const bucket = ws.bucket;
+  const k = alphabetSize;
+
+  // Classify: S (1) if the suffix is smaller than the next one, L (0) otherwise. The last suffix is
+  // L because the sentinel after it is smaller.
+  types[n - 1] = 0;
+  for (let i = n - 2; i >= 0; i--) {
+    const a = text[i]!;
+    const b = text[i + 1]!;
+    types[i] = a < b || (a === b && types[i + 1] === 1) ? 1 : 0;
+  }
+  counts.fill(0, 0, k);
+  for (let i = 0; i < n; i++) counts[text[i]!]!++;
+
+  // Stage 1: LMS suffixes at the ends of their buckets, in text order; induce to sort the LMS
+  // substrings.
+  sa.fill(0, 0, n);
+  bucketEnds(counts, bucket, k);
+  let n1 = 0;
+  for (let i = n - 1; i >= 1; i--) {
+    if (types[i] === 1 && types[i - 1] === 0) {
+      sa[--bucket[text[i]!]!] = i;
+      n1++;
+    }
+  }
+  induce(text, sa, counts, bucket, n, k);
+
+  // Stage 2: gather the sorted LMS positions at the front, name the LMS substrings.
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const p = sa[i]!;
+    if (p > 0 && types[p] === 1 && types[p - 1] === 0) sa[m++] = p;
+  }
+  sa.fill(-1, n1, n);
+  let name = 0;
+  let prev = -1;
+  for (let i = 0; i < n1; i++) {
+    const pos = sa[i]!;
+    if (prev < 0 || !sameLmsSubstring(text, types, n, pos, prev)) {
+      name++;
+      prev = pos;
+    }
+    // LMS positions are at least 2 apart, so pos >> 1 gives each its own slot after n1.
+    sa[n1 + (pos >> 1)] = name - 1;
+  }
+  // The reduced string: names in text order, packed at the end of sa.
+  for (let i = n - 1, j = n - 1; i >= n1; i--) {
+    const v = sa[i]!;
+    if (v >= 0) sa[j--] = v;
+  }
+
+  // Stage 3: sort the reduced problem, recursively when names repeat.
+  const reducedSa = sa.subarray(0, n1);
+  if (name < n1) {
+    // The recursion needs its own copy of the text (it reuses sa below it) and its own scratch.
+    const reducedText = sa.slice(n - n1, n);
+    suffixSort(reducedText, reducedSa, n1, name, new SaisWorkspace());
+  } else {
+    for (let i = 0; i < n1; i++) reducedSa[sa[n - n1 + i]!] = i;
+  }
+
+  // Stage 4: map the reduced order back to LMS positions and induce the full order.
+  for (let i = 1, j = 0; i < n; i++) {
+    if (types[i] === 1 && types[i - 1] === 0) sa[n - n1 + j++] = i;
+  }
+  for (let i = 0; i < n1; i++) sa[i] = sa[n - n1 + sa[i]!]!;
+  sa.fill(0, n1, n);
+  bucketEnds(counts, bucket, k);
+  for (let i = n1 - 1; i >= 0; i--) {
+    const p = sa[i]!;
+    sa[i] = 0;
+    sa[--bucket[text[p]!]!] = p;
+  }
+  induce(text, sa, counts, bucket, n, k);
+}
+
+function bucketEnds(counts: Int32Array, bucket: Int32Array, k: number): void {
+  let sum = 0;
+  for (let c = 0; c < k; c++) {
+    sum += counts[c]!;
+    bucket[c] = sum;
+  }
+}
+
+function bucketStarts(counts: Int32Array, bucket: Int32Array, k: number): void {
+  let sum = 0;
+  for (let c = 0; c < k; c++) {
+    bucket[c] = sum;
+    sum += counts[c]!;
+  }
+}
+
+/**
+ * Induces L suffixes left to right from the placed (LMS) ones, then S suffixes right to left.
+ * On entry sa holds LMS positions (positive: their predecessors are L) and zeros; 0 is inert
+ * (suffix 0 has no predecessor). On return every entry is a non-negative suffix index.
+ */
+function induce(text: Uint8Array | Int32Array, sa: Int32Array, counts: Int32Array, bucket: Int32Array, n: number, k: number): void {
+  bucketStarts(counts, bucket, k);
+  // The sentinel suffix comes first; its predecessor n−1 is L.
+  let j = n - 1;
+  let c1 = text[j]!;
+  let b = bucket[c1]!;
+  sa[b++] = text[j - 1]! < c1 ? ~j : j;
+  for (let i = 0; i < n; i++) {
+    j = sa[i]!;
+    if (j > 0) {
+      j--;
+      const c0 = text[j]!;
+      if (c0 !== c1) {
+        bucket[c1] = b;
+        c1 = c0;
+        b = bucket[c1]!;
+      }
+      sa[b++] = j > 0 && text[j - 1]! < c0 ? ~j : j;
+    }
+  }
+  bucketEnds(counts, bucket, k);
+  c1 = 0;
+  b = bucket[0]!;
+  for (let i = n - 1; i >= 0; i--) {
+    j = sa[i]!;
+    if (j < 0) {
+      j = ~j;
+      sa[i] = j;
+      j--;
+      const c0 = text[j]!;
+      if (c0 !== c1) {
+        bucket[c1] = b;
+        c1 = c0;
+        b = bucket[c1]!;
+      }
+      sa[--b] = j > 0 && text[j - 1]! <= c0 ? ~j : j;
+    }
+  }
+}
+
+/** Are the LMS substrings starting at a and b equal (same symbols and types up to the next LMS)? */
+function sameLmsSubstring(text: Uint8Array | Int32Array, types: Uint8Array, n: number, a: number, b: number): boolean {
+  for (let d = 0; ; d++) {
+    const ia = a + d;
+    const ib = b + d;
+    // Running into the sentinel: only the substring that ends there reaches it, so unequal.
+    if (ia === n || ib === n) return false;
+    if (text[ia] !== text[ib] || types[ia] !== types[ib]) return false;
+    if (d > 0) {
+      const lmsA = types[ia] === 1 && types[ia - 1] === 0;
+      const lmsB = types[ib] === 1 && types[ib - 1] === 0;
+      if (lmsA && lmsB) return true;
+      if (lmsA !== lmsB) return false;
+    }
+  }
+}

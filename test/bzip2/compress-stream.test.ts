@@ -1,0 +1,127 @@
+// createCompressStream: one bzip2 stream whatever the thread count and chunking (identical bytes),
+// readable by the real tools, bounded when the consumer is slow, clean on errors and destroy.
+
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compressBuffer } from '../../src/bzip2/compress-buffer.js';
+import { createCompressStream, type CompressOptions } from '../../src/bzip2/compress-stream.js';
+import { liveCompressWorkers } from '../../src/bzip2/parallel/compress-pool.js';
+import { concatBytes, randomBytes, randomChunks, textBytes } from './support/inputs.js';
+import { readTestNtfsImage } from './support/ntfs-image.js';
+import { PEERS, peerDecompress } from './support/peers.js';
+
+async function streamCompress(chunks: Iterable<Uint8Array>, options: CompressOptions): Promise<Buffer> {
+  const out: Buffer[] = [];
+  await pipeline(
+    Readable.from(chunks),
+    createCompressStream(options),
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        out.push(chunk);
+        cb();
+      },
+    }),
+  );
+  return Buffer.concat(out);
+}
+
+async function waitForWorkersToExit(): Promise<void> {
+  for (let i = 0; i < 200 && liveCompressWorkers() > 0; i++) await sleep(25);
+  expect(liveCompressWorkers()).toBe(0);
+}
+
+let mixed: Uint8Array;
+let mixedLevel2: Buffer;
+beforeAll(() => {
+  const image = readTestNtfsImage();
+  // About 2 MB: at level 1 that is 20 blocks, enough to interleave two workers.
+  mixed = concatBytes(image.subarray(0, 1_300_000), textBytes(400_000, 21), randomBytes(200_000, 22), new Uint8Array(200_000));
+  mixedLevel2 = Buffer.from(compressBuffer(mixed, { level: 2 }));
+});
+
+describe('createCompressStream', () => {
+  it('writes the same bytes as compressBuffer with 1, 2 and 3 threads, and the peers read them', async () => {
+    const expected = Buffer.from(compressBuffer(mixed, { level: 1 }));
+    for (const threads of [1, 2, 3]) {
+      const got = await streamCompress([mixed.subarray(0, 1_000_000), mixed.subarray(1_000_000)], { level: 1, threads });
+      expect(Buffer.compare(got, expected), `threads ${threads}`).toBe(0);
+    }
+    for (const peer of PEERS) expect(Buffer.compare(await peerDecompress(peer, expected), Buffer.from(mixed))).toBe(0);
+    await waitForWorkersToExit();
+  });
+
+  it('does not depend on chunk boundaries: 1-byte chunks', async () => {
+    const input = mixed.subarray(0, 260_000); // 3 blocks at level 1
+    const expected = Buffer.from(compressBuffer(input, { level: 1 }));
+    const oneByte = function* (): Generator<Uint8Array> {
+      for (let i = 0; i < input.length; i++) yield input.subarray(i, i + 1);
+    };
+    expect(Buffer.compare(await streamCompress(oneByte(), { level: 1, threads: 2 }), expected)).toBe(0);
+    expect(Buffer.compare(await streamCompress(oneByte(), { level: 1, threads: 1 }), expected)).toBe(0);
+    await waitForWorkersToExit();
+  });
+
+  it.each([1, 2, 3])('does not depend on chunk boundaries: random chunking, seed %i', async (seed) => {
+    const got = await streamCompress(randomChunks(mixed, 300_000, seed), { level: 2, threads: 2 });
+    expect(Buffer.compare(got, mixedLevel2)).toBe(0);
+    await waitForWorkersToExit();
+  });
+
+  it('handles empty input and a single byte, with and without workers', async () => {
+    for (const threads of [1, 2]) {
+      expect(Buffer.compare(await streamCompress([], { threads }), Buffer.from(compressBuffer(new Uint8Array(0))))).toBe(0);
+      const one = Uint8Array.of(0xff);
+      expect(Buffer.compare(await streamCompress([one], { threads }), Buffer.from(compressBuffer(one)))).toBe(0);
+    }
+  });
+
+  it('stops reading input while its output is not consumed', async () => {
+    const level = 1;
+    let produced = 0;
+    const source = new Readable({
+      read() {
+        const chunk = randomBytes(65_536, produced);
+        produced += chunk.length;
+        this.push(chunk);
+      },
+    });
+    const stream = createCompressStream({ level, threads: 2 });
+    source.pipe(stream);
+    // Nobody reads `stream`: production must stall after a few blocks in flight and the buffers.
+    await sleep(1500);
+    const stalledAt = produced;
+    await sleep(700);
+    expect(produced).toBe(stalledAt);
+    // 2 blocks per thread in flight, the splitter's own block, the readable buffer, the pipe's
+    // and the writable buffer: far below 2 MB with 100 kB blocks.
+    expect(produced).toBeLessThan(2_000_000);
+    source.unpipe(stream);
+    source.destroy();
+    stream.destroy();
+    await waitForWorkersToExit();
+  });
+
+  it('terminates its workers when destroyed mid-stream', async () => {
+    const stream = createCompressStream({ level: 1, threads: 2 });
+    stream.write(mixed.subarray(0, 1_500_000));
+    stream.resume();
+    await sleep(50);
+    expect(liveCompressWorkers()).toBeGreaterThan(0);
+    const closed = new Promise((resolve) => stream.once('close', resolve));
+    stream.destroy();
+    await closed;
+    await waitForWorkersToExit();
+  });
+
+  it.each([
+    [{ level: 0 }, 'BZ2_BAD_LEVEL'],
+    [{ level: 10 }, 'BZ2_BAD_LEVEL'],
+    [{ level: 2.5 }, 'BZ2_BAD_LEVEL'],
+    [{ threads: 0 }, 'BZ2_BAD_THREADS'],
+    [{ threads: 1.5 }, 'BZ2_BAD_THREADS'],
+  ] as const)('rejects %j with %s', (options, code) => {
+    expect(() => createCompressStream(options)).toThrow(expect.objectContaining({ code, kind: 'usage' }));
+  });
+});
