@@ -30,6 +30,12 @@ export interface SnapshotSessionOptions {
   log?: (message: string) => void;
   /** Called when the watcher aborts (the signal is aborted too). */
   onAbort?: (reason: SnapcloneError) => void;
+  /**
+   * Wraps the creation of the snapshot alone (`lvcreate -s`), after the lock, the recovery sweep,
+   * the sizing and the journal intent: a guest freeze goes here, so that it lasts no longer than
+   * the snapshot's creation. It must call `create` at most once and return its result.
+   */
+  aroundCreate?: (create: () => Promise<SnapshotInfo>) => Promise<SnapshotInfo>;
 }
 
 export interface SnapshotSession {
@@ -97,7 +103,8 @@ export async function openSnapshotSession(options: SnapshotSessionOptions): Prom
       if (e !== undefined) throw e;
     });
     undo.unshift(async () => unregister());
-    const snapshot = await createSnapshot(lvm, source.vg, source.lv, { sizeBytes: sizePlan.sizeBytes, name });
+    const create = (): Promise<SnapshotInfo> => createSnapshot(lvm, source.vg, source.lv, { sizeBytes: sizePlan.sizeBytes, name });
+    const snapshot = await (options.aroundCreate ? options.aroundCreate(create) : create());
     await journal.created(id, snapshot.uuid);
     removeNow = async () => {
       const r = await removeSnapshot(lvm, source.vg, name, { expectedUuid: snapshot.uuid });

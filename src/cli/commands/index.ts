@@ -11,6 +11,10 @@ import { registerDemo } from './demo.js';
 import { registerInfo } from './info.js';
 import { registerRestoreImage } from './restore-image.js';
 import { registerSaveImage } from './save-image.js';
+import { registerBackup } from './backup.js';
+import { registerList } from './list.js';
+import { registerRestore } from './restore.js';
+import { registerVerify } from './verify.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -24,4 +28,8 @@ export const COMMANDS: RegisterCommand[] = [
   registerCleanup,
   registerKeygen,
   registerAgent,
+  registerBackup,
+  registerRestore,
+  registerVerify,
+  registerList,
 ];
