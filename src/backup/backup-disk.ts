@@ -135,7 +135,7 @@ async function saveNtfs(disk: ReadAt, job: ImageJob, writer: SetWriter, options:
 
 async function saveRaw(disk: ReadAt, job: ImageJob, writer: SetWriter, options: ImageDiskOptions, progress: Progress): Promise<ManifestPartition> {
   const label = jobName(job);
-  progress.note(`${label}: ${formatBytes(job.sizeBytes)}, no NTFS: saved raw -> ${job.fileName}`);
+  progress.note(`${label}: ${formatBytes(job.sizeBytes)}, ${job.forcedRaw ? 'saved raw (--raw)' : 'no NTFS: saved raw'} -> ${job.fileName}`);
   const view = prefixedProgress(progress, label);
   await writer.writeStream(job.fileName, Readable.from(rawChunks(new SliceReadAt(disk, job.startByte, job.sizeBytes), view), { objectMode: true, highWaterMark: 2 }), {
     transforms: [createCompressStream({ level: options.level, threads: options.threads })],

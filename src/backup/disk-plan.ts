@@ -20,6 +20,8 @@ export interface ImageJob {
   filesystem: ImageFilesystem;
   /** The image's name in the set. */
   fileName: string;
+  /** Saved raw because --raw asked for it. */
+  forcedRaw?: boolean;
 }
 
 export interface DiskPlan {
@@ -60,16 +62,16 @@ export interface PlanOptions {
 /** Reads the layout of `disk` and decides how each partition is saved. Reads only a few sectors. */
 export async function planDiskBackup(disk: ReadAt, options: PlanOptions = {}): Promise<DiskPlan> {
   const raw = new Set(options.rawPartitions ?? []);
-  const wholeDisk = (filesystem: ImageFilesystem): DiskPlan => ({
+  const wholeDisk = (filesystem: ImageFilesystem, forcedRaw = false): DiskPlan => ({
     label: 'none',
     sectorSize: options.sectorSize ?? 512,
     diskSizeBytes: disk.sizeBytes,
-    jobs: [{ number: 0, startByte: 0, sizeBytes: disk.sizeBytes, type: '', filesystem, fileName: imageFileName(0, filesystem) }],
+    jobs: [{ number: 0, startByte: 0, sizeBytes: disk.sizeBytes, type: '', filesystem, fileName: imageFileName(0, filesystem), ...(forcedRaw ? { forcedRaw } : {}) }],
     warnings: [],
   });
   // An NTFS boot sector also ends in 55 AA and may parse as an empty dos label; an MBR holds boot
   // code where NTFS has its OEM id. So NTFS in sector 0 means a volume without a partition table.
-  if (await startsWithNtfs(disk, 0)) return wholeDisk(raw.has(0) ? 'raw' : 'ntfs');
+  if (await startsWithNtfs(disk, 0)) return raw.has(0) ? wholeDisk('raw', true) : wholeDisk('ntfs');
   let layout: DiskLayout;
   try {
     layout = await readLayout(disk, { sectorSize: options.sectorSize });
@@ -97,7 +99,15 @@ export async function planDiskBackup(disk: ReadAt, options: PlanOptions = {}): P
       });
     }
     const filesystem: ImageFilesystem = !raw.has(p.number) && (await startsWithNtfs(disk, byteOffset)) ? 'ntfs' : 'raw';
-    jobs.push({ number: p.number, startByte: byteOffset, sizeBytes: byteLength, type: p.type, filesystem, fileName: imageFileName(p.number, filesystem) });
+    jobs.push({
+      number: p.number,
+      startByte: byteOffset,
+      sizeBytes: byteLength,
+      type: p.type,
+      filesystem,
+      fileName: imageFileName(p.number, filesystem),
+      ...(raw.has(p.number) ? { forcedRaw: true } : {}),
+    });
   }
   return {
     label: layout.label,

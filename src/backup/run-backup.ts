@@ -6,7 +6,7 @@
 // rotated out only afterwards. Spec: issue 5 (prompts) "backup".
 
 import { availableParallelism } from 'node:os';
-import { SnapcloneError } from '../core/errors.js';
+import { isSnapcloneError, SnapcloneError } from '../core/errors.js';
 import { silentProgress, type Progress } from '../core/progress.js';
 import { formatBytes } from '../core/units.js';
 import { onShutdown } from '../io/shutdown.js';
@@ -105,6 +105,10 @@ export async function runBackup(options: BackupOptions): Promise<BackupReport> {
   }
   if (options.agent && source.kind !== 'lv') warn('--agent ignored: no snapshot can be taken of this source, so the guest was not frozen');
 
+  // One compression thread would run on this thread, between the snapshot watcher's polls: while a
+  // snapshot is watched, blocks are always compressed by worker threads (at least two).
+  const requestedThreads = options.threads ?? availableParallelism();
+  const threads = read.session?.watcher ? Math.max(2, requestedThreads) : requestedThreads;
   let disk: SourceFile | undefined;
   let writer: SetWriter | undefined;
   let unregisterClose: (() => void) | undefined;
@@ -124,7 +128,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupReport> {
     writer = await SetWriter.create({ destDir: options.destDir, label, startedAt, journal: read.journal });
     const imaged = await imageDisk(disk, plan, writer, {
       level,
-      threads: options.threads,
+      threads,
       force: options.force,
       signal: read.signal,
       progress,
@@ -170,7 +174,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupReport> {
         ...(imaged.layoutFile ? { layoutFile: imaged.layoutFile } : {}),
       },
       partitions: imaged.partitions,
-      compression: { format: 'bzip2', level, threads: options.threads ?? availableParallelism() },
+      compression: { format: 'bzip2', level, threads },
       timings: {
         totalSeconds: round3(totalSeconds),
         imagingSeconds: round3(imaged.imagingSeconds),
@@ -184,6 +188,16 @@ export async function runBackup(options: BackupOptions): Promise<BackupReport> {
     failed = false;
     await read.close({ failed: false });
     return { setPath: committed.path, setName: committed.name, manifest: committed.manifest, rotation, recovery: read.recovery, warnings };
+  } catch (e) {
+    // A snapshot that overflowed makes its reads fail (EIO): say that, not "I/O error".
+    if (read.snapshot && isSnapcloneError(e) && e.kind === 'io') {
+      const verdict = await read.check().then(
+        () => undefined,
+        (v: unknown) => v,
+      );
+      if (verdict !== undefined) throw verdict;
+    }
+    throw e;
   } finally {
     if (failed) {
       await writer?.abort().catch(() => {});
