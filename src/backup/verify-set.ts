@@ -6,7 +6,7 @@
 // Spec: issue 5 "verify"; anchors.md §5 feature 6.
 
 import { readdir } from 'node:fs/promises';
-import { isSnapcloneError, SnapcloneError } from '../core/errors.js';
+import { isSnapcloneError, SnapcloneError, type ErrorKind } from '../core/errors.js';
 import { silentProgress, type Progress } from '../core/progress.js';
 import { ImageDecoder, type DecodeSummary } from '../image/image-decoder.js';
 import { ioError } from '../io/source-file.js';
@@ -22,6 +22,8 @@ export interface VerifyCheck {
   check: string;
   ok: boolean;
   code?: string;
+  /** The failure's kind (its exit status family). */
+  kind?: ErrorKind;
   message: string;
 }
 
@@ -39,7 +41,14 @@ export async function verifySet(setPath: string, options: { threads?: number; pr
   const checks: VerifyCheck[] = [];
   const pass = (subject: string, check: string, message: string): void => void checks.push({ subject, check, ok: true, message });
   const fail = (subject: string, check: string, e: unknown): void =>
-    void checks.push({ subject, check, ok: false, code: isSnapcloneError(e) ? e.code : 'SET_UNREADABLE', message: e instanceof Error ? e.message : String(e) });
+    void checks.push({
+      subject,
+      check,
+      ok: false,
+      code: isSnapcloneError(e) ? e.code : 'SET_UNREADABLE',
+      kind: isSnapcloneError(e) ? e.kind : 'io',
+      message: e instanceof Error ? e.message : String(e),
+    });
   const report = (manifest?: Manifest, extraFiles: string[] = []): VerifyReport => ({
     set: setPath,
     ok: checks.every((c) => c.ok),

@@ -227,6 +227,7 @@ describe.skipIf(!HAVE_NTFSCLONE)('backup, verify, list and restore of a disk ima
       await writeFile(join(damaged, 'manifest.json'), JSON.stringify(m));
       const v = await runCli(['verify', damaged, '-q']);
       expect(errorCode(v.stderr)).toBe('SET_LAYOUT_MISMATCH');
+      expect(v.status).toBe(3);
       await restoreRefuses(damaged, 'SET_LAYOUT_MISMATCH', 3);
     });
   });

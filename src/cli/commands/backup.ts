@@ -45,7 +45,7 @@ export function registerBackup(program: Command): void {
     .option('--name <label>', 'the set label (default: the LV name, or the file name without its extension)')
     .option('--keep <n>', `complete sets of this label to keep; older ones are deleted after the new one is complete (default ${DEFAULT_KEEP})`)
     .option('--snapshot-size <size>', 'copy-on-write space of the snapshot, e.g. 2G (default: 10% of the LV, at least 256M)')
-    .option('--level <1-9>', `bzip2 block size, as bzip2 -1..-9 (default ${DEFAULT_LEVEL})`)
+    .option('--level <1-9>', `bzip2 block size, as bzip2 -1..-9 (default ${DEFAULT_LEVEL}, as the seed's bzip2 -2)`)
     .option('--threads <n>', 'compression threads (default: one per core; at least 2 while a snapshot is watched)')
     .option('-f, --force', 'save NTFS volumes flagged dirty (not shut down cleanly, or chkdsk scheduled)')
     .option('--raw <partition>', 'save this partition (number, 0 for a disk without a table) as raw bytes even if it holds NTFS; repeatable', collect)

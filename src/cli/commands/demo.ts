@@ -83,7 +83,6 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     source: diskPath,
     destDir: dest,
     label: 'vm-disk',
-    level: 9,
     stateDir: join(scratch, 'state'),
     lvm: new Lvm(),
     progress: quietNotes(progress, [/LVM is not installed/, /no snapshot was taken/]),

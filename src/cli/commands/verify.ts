@@ -2,7 +2,7 @@
 // exit 0 only if everything passes. Spec: issue 5 (prompts) "verify".
 
 import { Command, Option } from 'commander';
-import { SnapcloneError, type ErrorKind } from '../../core/errors.js';
+import { SnapcloneError } from '../../core/errors.js';
 import { parseIntegerOption } from '../../core/units.js';
 import { verifySet, type VerifyReport } from '../../backup/verify-set.js';
 import { progressFromOptions } from '../progress.js';
@@ -14,13 +14,6 @@ interface VerifyCliOptions {
   progress?: string;
 }
 
-/** Exit status families by the code of the first failed check. */
-function kindOf(code: string | undefined): ErrorKind {
-  if (code === 'SET_BAD_MANIFEST' || code === 'SET_NO_MANIFEST' || code === 'SET_FILE_MISSING' || code === 'SET_UNSUPPORTED_VERSION') return 'input';
-  if (code?.startsWith('IO_') && code !== 'IO_ENOENT') return 'io';
-  return 'verify';
-}
-
 export function registerVerify(program: Command): void {
   program
     .command('verify')
@@ -30,7 +23,7 @@ export function registerVerify(program: Command): void {
     .option('--json', 'print the report as one JSON object on stdout')
     .option('-q, --quiet', 'print nothing but the errors')
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bar', 'json', 'none']))
-    .addHelpText('after', '\nExit status 0 only when every check passes; the first failure gives the error code.')
+    .addHelpText('after', '\nExit status 0 only when every check passes; otherwise the first failure gives the error code and status.')
     .action(async (set: string, opts: VerifyCliOptions) => {
       const progress = progressFromOptions(opts);
       const report = await verifySet(set, {
@@ -43,7 +36,7 @@ export function registerVerify(program: Command): void {
       if (first) {
         const failed = report.checks.filter((c) => !c.ok).length;
         throw new SnapcloneError(first.code ?? 'SET_VERIFY_FAILED', `${set} failed ${failed} check${failed === 1 ? '' : 's'}; first: ${first.subject} (${first.check}): ${first.message}`, {
-          kind: kindOf(first.code),
+          kind: first.kind ?? 'verify',
           hint: 'do not rely on this set; restore from another one (snapclone list) and check the storage',
         });
       }
