@@ -10,6 +10,7 @@ import { ioError } from '../io/source-file.js';
 import type { ResourceJournal } from './resource-journal.js';
 import { setsToDelete } from './rotation.js';
 import { listSets, type SetEntry } from './set-inventory.js';
+import type { LeftoverAction } from './recover-leftovers.js';
 import { temporarySetName } from './set-name.js';
 import { syncDirectory } from '../io/atomic-file.js';
 
@@ -51,4 +52,31 @@ export async function pruneSets(
   }
   const kept = sets.filter((s) => s.status === 'complete' && s.label === label && !doomedNames.has(s.name));
   return { deleted, kept };
+}
+
+/**
+ * Removes the temporaries in `destDir` whose run is dead (their owner file, or the pid in their name,
+ * says so): sets a killed run never finished, or half-deleted ones, that no journal lists (a lost
+ * state directory, another --state-dir). Sets of live runs, here or on other hosts, are left alone.
+ */
+export async function removeAbandonedSets(destDir: string, options: { dryRun?: boolean; log?: (message: string) => void } = {}): Promise<LeftoverAction[]> {
+  const actions: LeftoverAction[] = [];
+  for (const entry of await listSets(destDir)) {
+    if (entry.status !== 'abandoned') continue;
+    const leftBy = `pid ${entry.pid ?? '?'} (backup of ${entry.label})`;
+    if (options.dryRun) {
+      actions.push({ kind: 'temp-dir', target: entry.path, foundBy: 'dest-scan', outcome: 'would-remove', leftBy });
+      options.log?.(`cleanup: would remove unfinished set ${entry.path}; left by ${leftBy}`);
+      continue;
+    }
+    try {
+      await rm(entry.path, { recursive: true, force: true });
+      actions.push({ kind: 'temp-dir', target: entry.path, foundBy: 'dest-scan', outcome: 'removed', leftBy });
+      options.log?.(`cleanup: removed unfinished set ${entry.path}; left by ${leftBy}`);
+    } catch (e) {
+      actions.push({ kind: 'temp-dir', target: entry.path, foundBy: 'dest-scan', outcome: 'failed', leftBy, detail: (e as Error).message, code: (e as { code?: string }).code });
+      options.log?.(`cleanup: FAILED to remove unfinished set ${entry.path}: ${(e as Error).message}`);
+    }
+  }
+  return actions;
 }

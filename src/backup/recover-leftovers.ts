@@ -24,8 +24,11 @@ export interface LeftoverAction {
   kind: LeftoverKind;
   /** What it is: "vg0/snapclone-web-...", a path, a device-mapper name. */
   target: string;
-  /** How it was found: a dead run's journal, the snapclone LVM tag, or the locks directory. */
-  foundBy: 'journal' | 'tag' | 'lock-file';
+  /**
+   * How it was found: a dead run's journal, the snapclone LVM tag, the locks directory, or a scan of a
+   * backup destination (`cleanup --dest`).
+   */
+  foundBy: 'journal' | 'tag' | 'lock-file' | 'dest-scan';
   outcome: LeftoverOutcome;
   /** Who left it: "pid 1234 (backup of vg0/web, started ...)". */
   leftBy?: string;

@@ -84,6 +84,9 @@ export async function restoreSet(options: RestoreOptions): Promise<RestoreReport
   // 2. The target, refused before any write when too small or of another sector size.
   const opened = await openTarget(options, manifest);
   const { disk } = opened;
+  // On SIGINT/SIGTERM: close the target first (a file is removed), so that an LV created for the
+  // restore is no longer held open when its own hook removes it.
+  const unregisterDisk = onShutdown(`restore target ${disk.path}`, () => disk.abort());
   let failed = true;
   try {
     if (disk.sizeBytes < needBytes) {
@@ -147,6 +150,7 @@ export async function restoreSet(options: RestoreOptions): Promise<RestoreReport
       await disk.abort().catch(() => {});
       await opened.undoCreate().catch((e: unknown) => progress.note(`warning: could not remove the LV created for the restore: ${(e as Error).message}`));
     }
+    unregisterDisk();
     opened.unregister();
   }
 }

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { isSnapcloneError, SnapcloneError } from '../core/errors.js';
 import { ioError } from '../io/source-file.js';
 import { decodeManifest, MANIFEST_FILE, type Manifest } from './manifest.js';
-import { ownerLiveness } from './process-owner.js';
+import { ownerLiveness, parseOwner, type ProcessOwner } from './process-owner.js';
 import { readSmallFile } from './read-small-file.js';
 import { parseSetName, parseTemporarySetName } from './set-name.js';
+import { OWNER_FILE } from './set-writer.js';
 
 /** A manifest lists a few files per partition: far below this. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -111,18 +112,23 @@ export async function listSets(destDir: string): Promise<SetEntry[]> {
     const temporary = parseTemporarySetName(name);
     if (temporary && (await isDirectory(path))) {
       const parsed = parseSetName(temporary.finalName)!;
-      const alive = (await ownerLiveness({ pid: temporary.pid, hostname: host })) !== 'dead';
+      // The owner file says who builds the set (pid, start time, host); a set being deleted by
+      // rotation has none: its name's pid, on this host, is all there is.
+      const owner = (await readOwner(path)) ?? { pid: temporary.pid, hostname: host };
+      const liveness = await ownerLiveness(owner);
+      const where = liveness === 'other-host' ? ` on host ${owner.hostname}` : '';
       entries.push({
         name,
         path,
         label: parsed.label,
         date: parsed.date,
-        status: alive ? 'in-progress' : 'abandoned',
+        status: liveness === 'dead' ? 'abandoned' : 'in-progress',
         sizeBytes: await directoryBytes(path),
-        pid: temporary.pid,
-        problem: alive
-          ? { code: 'SET_IN_PROGRESS', message: `being written (or deleted) by pid ${temporary.pid}` }
-          : { code: 'SET_ABANDONED', message: `left by pid ${temporary.pid}, which is gone; \`snapclone cleanup\` removes it` },
+        pid: owner.pid,
+        problem:
+          liveness === 'dead'
+            ? { code: 'SET_ABANDONED', message: `left by pid ${owner.pid}, which is gone; \`snapclone cleanup --dest\` removes it` }
+            : { code: 'SET_IN_PROGRESS', message: `being written (or deleted) by pid ${owner.pid}${where}` },
       });
     }
   }
@@ -148,6 +154,15 @@ async function inspectSet(name: string, path: string, label: string, date: Date)
   return { name, path, label, date, status: 'complete', sizeBytes, manifest };
 }
 
+async function readOwner(setPath: string): Promise<ProcessOwner | undefined> {
+  try {
+    const v = JSON.parse(await readSmallFile(join(setPath, OWNER_FILE), 64 * 1024)) as { owner?: unknown };
+    return parseOwner(v.owner);
+  } catch {
+    return undefined;
+  }
+}
+
 function problemOf(e: unknown): { code: string; message: string } {
   if (isSnapcloneError(e)) return { code: e.code, message: e.message };
   return { code: 'SET_UNREADABLE', message: e instanceof Error ? e.message : String(e) };
@@ -167,7 +182,7 @@ async function directoryBytes(dir: string): Promise<number> {
   try {
     for (const name of await readdir(dir)) {
       const st = await stat(join(dir, name)).catch(() => undefined);
-      if (st?.isFile()) total += st.size;
+      if (st?.isFile() && name !== OWNER_FILE) total += st.size;
     }
   } catch {
     // removed meanwhile (a run finishing or cleaning up)

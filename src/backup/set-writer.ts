@@ -14,7 +14,15 @@ import { onShutdown } from '../io/shutdown.js';
 import { ioError } from '../io/source-file.js';
 import { encodeManifest, MANIFEST_FILE, type Manifest, type ManifestFile } from './manifest.js';
 import type { ResourceJournal } from './resource-journal.js';
+import { currentOwner } from './process-owner.js';
 import { parseSetName, setName, temporarySetName } from './set-name.js';
+
+/**
+ * Written first into a set being built, removed just before it is named: who builds it (pid, start
+ * time, host), so that `list` and `cleanup --dest` can tell a dead run's leftover from a live run's
+ * set, also on a destination shared by several hosts.
+ */
+export const OWNER_FILE = '.snapclone-owner.json';
 
 /** Backups hold whole disks, secrets included: readable by their owner only. */
 const FILE_MODE = 0o600;
@@ -62,6 +70,12 @@ export class SetWriter {
     writer.unregisterShutdown = onShutdown(`unfinished set ${temporaryPath}`, () => writer.abort());
     try {
       await mkdir(temporaryPath, { mode: DIR_MODE });
+      const owner = await open(join(temporaryPath, OWNER_FILE), 'wx', FILE_MODE);
+      try {
+        await owner.writeFile(`${JSON.stringify({ owner: await currentOwner(), startedAt: startedAt.toISOString() })}\n`);
+      } finally {
+        await owner.close();
+      }
     } catch (e) {
       await writer.abort();
       throw ioError(e, temporaryPath, 'create the set directory');
@@ -118,6 +132,7 @@ export class SetWriter {
     } finally {
       await handle?.close();
     }
+    await rm(join(this.temporaryPath, OWNER_FILE), { force: true });
     await syncDirectory(this.temporaryPath);
     const name = await this.freeName();
     const finalPath = join(this.destDir, name);

@@ -1,16 +1,24 @@
 // Where snapclone keeps its crash-safety state: per-source locks and per-run resource journals.
-// Default /var/lib/snapclone; SNAPCLONE_STATE_DIR or --state-dir override it (tests use temp dirs).
+// Default /var/lib/snapclone for root (LVM needs root); for other users (backing up disk image files)
+// $XDG_STATE_HOME/snapclone or ~/.local/state/snapclone. SNAPCLONE_STATE_DIR or --state-dir override it.
 
 import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ioError } from '../io/source-file.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/snapclone';
 export const STATE_DIR_ENV = 'SNAPCLONE_STATE_DIR';
 
-/** The option's value, else $SNAPCLONE_STATE_DIR, else /var/lib/snapclone. */
+/** The option's value, else $SNAPCLONE_STATE_DIR, else /var/lib/snapclone (root) or the user's state directory. */
 export function resolveStateDir(option?: string): string {
-  return option ?? process.env[STATE_DIR_ENV] ?? DEFAULT_STATE_DIR;
+  return option ?? process.env[STATE_DIR_ENV] ?? defaultStateDir();
+}
+
+export function defaultStateDir(uid: number | undefined = process.getuid?.()): string {
+  if (uid === 0 || uid === undefined) return DEFAULT_STATE_DIR;
+  const xdg = process.env['XDG_STATE_HOME'];
+  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.local', 'state'), 'snapclone');
 }
 
 export function locksDir(stateDir: string): string {

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SetWriter } from '../../src/backup/set-writer.js';
 import { listSets, readManifest } from '../../src/backup/set-inventory.js';
-import { pruneSets } from '../../src/backup/prune-sets.js';
+import { pruneSets, removeAbandonedSets } from '../../src/backup/prune-sets.js';
+import { defaultStateDir } from '../../src/backup/state-dir.js';
+import { OWNER_FILE } from '../../src/backup/set-writer.js';
 import { ResourceJournal } from '../../src/backup/resource-journal.js';
 import { parseJournal, pendingResources } from '../../src/backup/journal-format.js';
 import { ensureStateDir } from '../../src/backup/state-dir.js';
@@ -68,6 +70,9 @@ describe('SetWriter', () => {
     const image = await w.writeStream('disk.img.bz2', chunks());
     const layout = await w.writeBytes('layout.json', new TextEncoder().encode('{"x":1}\n'));
     expect(await readdir(dest)).toEqual([w.temporaryPath.split('/').pop()]);
+    // While it is built, the set says who builds it.
+    const owner = JSON.parse(await readFile(join(w.temporaryPath, OWNER_FILE), 'utf8')) as { owner: { pid: number } };
+    expect(owner.owner.pid).toBe(process.pid);
     const { path, name, manifest } = await w.commit(manifestFor('vm1', started));
     expect(name).toBe('vm1-20261126T102615Z');
     expect(await readdir(dest)).toEqual([name]);
@@ -148,6 +153,29 @@ describe('listSets', () => {
     expect(sets[1]!.sizeBytes).toBe(`data of vm 2026-01-05T00:00:00Z`.length);
   });
 
+  it("judges temporaries by their owner file: a dead owner's is abandoned, another host's in progress", async () => {
+    const dead = join(dir, `.vm-20260101T000000Z.snapclone-${process.pid}-aaaaaa.tmp`);
+    const remote = join(dir, '.vm-20260102T000000Z.snapclone-4194305-bbbbbb.tmp');
+    await mkdir(dead);
+    await mkdir(remote);
+    // The name's pid is ours (alive), but the owner file names a dead process: the file wins.
+    await writeFile(join(dead, OWNER_FILE), JSON.stringify({ owner: { pid: 4194305, hostname: (await import('node:os')).hostname() } }));
+    await writeFile(join(remote, OWNER_FILE), JSON.stringify({ owner: { pid: 4194305, hostname: 'another-host' } }));
+    await writeFile(join(remote, 'p1.ntfsclone.img.bz2'), 'half');
+    const sets = await listSets(dir);
+    expect(sets.map((s) => [s.path, s.status, s.pid])).toEqual([
+      [remote, 'in-progress', 4194305],
+      [dead, 'abandoned', 4194305],
+    ]);
+    expect(sets[0]!.problem?.message).toContain('on host another-host');
+    expect(sets[0]!.sizeBytes).toBe(4);
+    const dry = await removeAbandonedSets(dir, { dryRun: true });
+    expect(dry.map((a) => [a.target, a.outcome, a.foundBy])).toEqual([[dead, 'would-remove', 'dest-scan']]);
+    const done = await removeAbandonedSets(dir);
+    expect(done.map((a) => [a.target, a.outcome])).toEqual([[dead, 'removed']]);
+    expect(await readdir(dir)).toEqual([remote.split('/').pop()]);
+  });
+
   it('finds nothing in a directory that does not exist', async () => {
     expect(await listSets(join(dir, 'nope'))).toEqual([]);
   });
@@ -184,5 +212,21 @@ describe('pruneSets (rotation on disk)', () => {
     const r = await pruneSets(dir, 'vm', 0);
     expect(r.deleted).toEqual([]);
     expect((await readdir(dir)).sort()).toEqual(['vm-20260101T000000Z', 'vm-20260102T000000Z']);
+  });
+});
+
+describe('the default state directory', () => {
+  it('is /var/lib/snapclone for root, the XDG state directory (or ~/.local/state) for other users', () => {
+    expect(defaultStateDir(0)).toBe('/var/lib/snapclone');
+    const saved = process.env['XDG_STATE_HOME'];
+    try {
+      process.env['XDG_STATE_HOME'] = '/home/u/.state';
+      expect(defaultStateDir(1000)).toBe('/home/u/.state/snapclone');
+      delete process.env['XDG_STATE_HOME'];
+      expect(defaultStateDir(1000)).toMatch(/\/\.local\/state\/snapclone$/);
+    } finally {
+      if (saved === undefined) delete process.env['XDG_STATE_HOME'];
+      else process.env['XDG_STATE_HOME'] = saved;
+    }
   });
 });

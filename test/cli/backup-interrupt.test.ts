@@ -3,7 +3,7 @@
 // cleanup`, or the next backup's start-of-run sweep, removes and reports. Never a complete-looking set.
 
 import { spawn } from 'node:child_process';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, runCli } from '../helpers/cli.js';
@@ -93,6 +93,25 @@ describe('an interrupted backup', () => {
     expect(c.stderr).toContain(`removed unfinished set ${temporary}`);
     expect(await entries(dest)).toEqual([]);
     expect(await entries(join(state, 'journal'))).toEqual([]);
+  });
+
+  it('SIGKILL with the state directory lost: `cleanup --dest` still finds the dead run\'s set by its owner file', async () => {
+    const dest = join(dir, 'dest-lost-state');
+    const lostState = join(dir, 'lost-state');
+    const run = startBackup([volume, '--dest', dest, '--state-dir', lostState, '--raw', '0', '--level', '9', '--threads', '1', '--name', 'slow']);
+    const temporary = await untilWriting(dest, run);
+    run.kill('SIGKILL');
+    await run.exited;
+    await rm(lostState, { recursive: true, force: true });
+    const plain = await runCli(['cleanup', '--state-dir', lostState, '--json']);
+    expect((JSON.parse(plain.stdout.toString()) as { removedCount: number }).removedCount).toBe(0);
+    expect(await entries(dest)).toEqual([temporary.split('/').pop()]);
+    const c = await runCli(['cleanup', '--state-dir', lostState, '--dest', dest, '--json']);
+    expect(c.status, c.stderr).toBe(0);
+    const report = JSON.parse(c.stdout.toString()) as { removedCount: number; actions: { kind: string; target: string; outcome: string; foundBy: string }[] };
+    expect(report.actions).toEqual([expect.objectContaining({ kind: 'temp-dir', target: temporary, outcome: 'removed', foundBy: 'dest-scan' })]);
+    expect(report.removedCount).toBe(1);
+    expect(await entries(dest)).toEqual([]);
   });
 
   it("SIGKILL, then the next backup: its start-of-run sweep removes the dead run's temporary and reports it", async () => {

@@ -54,7 +54,7 @@ export function registerBackup(program: Command): void {
     .option('--agent-key <file.pub|SHA256:...>', "require this agent host key (pin)")
     .option('--allow-unquiesced', 'when the guest cannot be frozen, take a crash-consistent backup instead of failing')
     .option('--max-freeze <seconds>', 'ask the agent to thaw on its own after this long at most')
-    .option('--state-dir <dir>', `where locks and run journals live (default: $${STATE_DIR_ENV} or ${DEFAULT_STATE_DIR})`)
+    .option('--state-dir <dir>', `where locks and run journals live (default: $${STATE_DIR_ENV}, or ${DEFAULT_STATE_DIR} for root, ~/.local/state/snapclone for others)`)
     .addOption(new Option('--watch-interval <seconds>', 'how often the snapshot fill is checked (default 5)').hideHelp())
     .addOption(new Option('--max-fill <percent>', 'stop the backup when the snapshot is this full (default 90)').hideHelp())
     .option('--json', 'print the report (set, files, rotation) as one JSON object on stdout')
