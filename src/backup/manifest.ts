@@ -8,7 +8,8 @@ export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_FORMAT = 'snapclone-backup-set';
 export const MANIFEST_VERSION = 1;
 
-export type SourceKind = 'lvm-snapshot' | 'file' | 'block-device';
+/** seed-import: made by the seed's ntfsclone | bzip2 pipeline and a dd of the MBR, imported. */
+export type SourceKind = 'lvm-snapshot' | 'file' | 'block-device' | 'seed-import';
 /**
  * quiesced: the guest was frozen while the snapshot was taken; crash-consistent: a snapshot without a
  * freeze (what a power cut would leave); no-snapshot: the source was read live (a file or a device

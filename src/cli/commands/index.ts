@@ -12,6 +12,7 @@ import { registerInfo } from './info.js';
 import { registerRestoreImage } from './restore-image.js';
 import { registerSaveImage } from './save-image.js';
 import { registerBackup } from './backup.js';
+import { registerImport } from './import.js';
 import { registerList } from './list.js';
 import { registerRestore } from './restore.js';
 import { registerVerify } from './verify.js';
@@ -32,4 +33,5 @@ export const COMMANDS: RegisterCommand[] = [
   registerRestore,
   registerVerify,
   registerList,
+  registerImport,
 ];
