@@ -41,6 +41,8 @@ export async function pruneSets(
       await rename(entry.path, hidden);
     } catch (e) {
       if (options.journal && id !== undefined) await options.journal.removed(id);
+      // Another run of the same label rotated it away meanwhile: nothing left to do.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw ioError(e, entry.path, 'move aside the old set');
     }
     if (options.journal && id !== undefined) await options.journal.created(id);
