@@ -12,6 +12,7 @@ import { ByteWindow } from './byte-window.js';
 import { DecompressPool } from './parallel/decompress-pool.js';
 import { Signal } from './signal.js';
 import { StreamParser } from './stream-parser.js';
+import { warmUpDecoder } from './warm-up.js';
 
 export interface DecompressOptions {
   /**
@@ -59,6 +60,7 @@ class DecompressStream extends Transform implements EngineContext {
     if (!Number.isInteger(threads) || threads < 1) {
       throw new SnapcloneError('USAGE_BAD_THREADS', 'threads must be a positive integer', { kind: 'usage', actual: threads });
     }
+    warmUpDecoder();
     this.executor = threads === 1 ? new InlineExecutor() : new DecompressPool(threads, () => this.changed.notify(), options.workersAfterBytes);
     this.onWarning = options.onWarning;
   }

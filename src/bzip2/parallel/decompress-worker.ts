@@ -7,10 +7,12 @@ import { parentPort } from 'node:worker_threads';
 import { BlockOutput, PIECE_BYTES } from '../block-output.js';
 import { BlockDecoder } from '../decode-block.js';
 import { DecodeFailure } from '../decode-failure.js';
+import { warmUpDecoder } from '../warm-up.js';
 import { JOBS_PER_WORKER, type FromWorker, type JobMessage, type ToWorker } from './decompress-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('decompress-worker.js must run in a worker thread');
+warmUpDecoder();
 
 interface Task {
   id: number;
