@@ -71,16 +71,27 @@ class DecompressStream extends Transform implements EngineContext {
       return;
     }
     this.window.append(chunk);
-    this.executor.onInput(this.window, this.parser.position);
+    if (!this.tellExecutor()) return;
     this.runLoop ??= this.run();
     this.changed.notify();
     if (this.window.liveBytes < this.executor.lookaheadBytes) callback();
     else this.heldCallback = callback;
   }
 
+  /** New input for the executor (scanning, dispatching); false if that failed and destroyed us. */
+  private tellExecutor(): boolean {
+    try {
+      this.executor.onInput(this.window, this.parser.position);
+      return true;
+    } catch (e) {
+      this.destroy(e as Error);
+      return false;
+    }
+  }
+
   override _flush(callback: TransformCallback): void {
     this.window.final = true;
-    this.executor.onInput(this.window, this.parser.position);
+    if (!this.tellExecutor()) return;
     this.runLoop ??= this.run();
     this.changed.notify();
     void this.runLoop.then(() => {
