@@ -24,7 +24,6 @@ export class BlockCompressor {
   private readonly mtfv: Uint16Array;
   private readonly mtfFreq = new Int32Array(258);
   private readonly inUse = new Uint8Array(256);
-  private readonly unseqToSeq = new Uint8Array(256);
   private readonly sortWs: BlockSortWorkspace;
   private readonly mtfWs = new MtfWorkspace();
   private readonly sendWs = new SendWorkspace();
@@ -62,7 +61,7 @@ export class BlockCompressor {
     inUse.fill(0);
     for (let i = 0; i < nblock; i++) inUse[block[i]!] = 1;
     let nInUse = 0;
-    for (let i = 0; i < 256; i++) if (inUse[i]) this.unseqToSeq[i] = nInUse++;
+    for (let i = 0; i < 256; i++) nInUse += inUse[i]!;
 
     w.reserve(16);
     w.bits(24, BLOCK_MAGIC_HI);
@@ -71,7 +70,7 @@ export class BlockCompressor {
     w.bits(1, 0); // never randomised
     w.bits(24, origPtr);
 
-    const nMTF = generateMTFValues(ptr, block, nblock, this.unseqToSeq, nInUse, this.mtfv, this.mtfFreq, this.mtfWs);
+    const nMTF = generateMTFValues(ptr, block, nblock, inUse, nInUse, this.mtfv, this.mtfFreq, this.mtfWs);
     sendMTFValues(this.mtfv, nMTF, this.mtfFreq, nInUse, inUse, w, this.sendWs, this.alignBlocks);
   }
 

@@ -3,7 +3,7 @@
 // Spec ../shared/spec/bzip2.md §2.3: remove the period first (u^k sorts like u), then rotate the
 // block to its least rotation, a Lyndon word, whose rotations sort exactly like its suffixes.
 
-import { SaisWorkspace, suffixSort } from './sais.js';
+import { SaisWorkspace, suffixSortBytes } from './sais.js';
 
 export class FallbackSortWorkspace {
   readonly sais = new SaisWorkspace();
@@ -40,7 +40,7 @@ export function fallbackSort(block: Uint8Array, n: number, ptr: Int32Array, ws: 
     text[i] = block[x]!;
     if (++x === n) x = 0;
   }
-  suffixSort(text, ptr, n, 256, ws.sais);
+  suffixSortBytes(text, ptr, n, ws.sais);
   // Suffix i of the rotated text is rotation (i + m) mod n of the block.
   for (let i = 0; i < n; i++) {
     let r = ptr[i]! + m;

@@ -22,13 +22,13 @@ export class MtfWorkspace {
 /**
  * Writes the MTF/RLE2 symbols of the BWT output (block[ptr[i] − 1], cyclically) into mtfv and
  * their frequencies into mtfFreq[0 .. nInUse+1]; returns nMTF (EOB included).
- * `unseqToSeq` maps each used byte to its rank among the used bytes.
+ * `inUse[b]` is 1 for each of the nInUse byte values present in the block.
  */
 export function generateMTFValues(
   ptr: Int32Array,
   block: Uint8Array,
   n: number,
-  unseqToSeq: Uint8Array,
+  inUse: Uint8Array,
   nInUse: number,
   mtfv: Uint16Array,
   mtfFreq: Int32Array,
@@ -39,23 +39,31 @@ export function generateMTFValues(
   const list = ws.list;
   const rowBase = ws.rowBase;
   const row = ws.row;
-  // The list starts in identity order, laid out at the end of `list` so rows can grow leftwards.
-  for (let r = 0, a = ROW_START; r < 16; r++) {
-    rowBase[r] = a;
-    for (let o = 0; o < 16; o++, a++) {
-      const s = (r << 4) | o;
-      list[a] = s;
-      row[s] = r;
+  // The list holds byte values rather than their ranks among the used bytes (the MTF ranks are
+  // the same and no per-symbol translation is needed): the used bytes in increasing order, which
+  // is the identity order on ranks, then the unused ones, which never move. It is laid out at the
+  // end of `list` so rows can grow leftwards.
+  {
+    let a = ROW_START;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let byte = 0; byte < 256; byte++) {
+        if ((inUse[byte] === 1) === (pass === 0)) {
+          const r = (a - ROW_START) >> 4;
+          if (((a - ROW_START) & 15) === 0) rowBase[r] = a;
+          list[a++] = byte;
+          row[byte] = r;
+        }
+      }
     }
   }
+  let front = list[ROW_START]!;
 
   let wr = 0;
   let zPend = 0;
-  let front = 0;
   for (let i = 0; i < n; i++) {
     let j = ptr[i]! - 1;
     if (j < 0) j += n;
-    const c = unseqToSeq[block[j]!]!;
+    const c = block[j]!;
     if (c === front) {
       zPend++;
       continue;

@@ -22,13 +22,13 @@ export class SendWorkspace {
   /** len[t * 258 + v]: code length of symbol v in table t. */
   readonly len = new Uint8Array(BZ_N_GROUPS * A);
   readonly code = new Int32Array(BZ_N_GROUPS * A);
+  readonly codeLen = new Int32Array(BZ_N_GROUPS * A);
   readonly rfreq = new Int32Array(BZ_N_GROUPS * A);
-  /** Three 16-bit cost pairs per symbol: tables (0,1), (2,3), (4,5), as libbzip2's len_pack. */
-  readonly lenPack = new Int32Array(A * 3);
+  /** Code lengths of tables 0-2 and 3-5 in 10-bit fields, two ints per symbol (libbzip2's len_pack, denser). */
+  readonly lenPack = new Int32Array(A * 2);
   /** One more than libbzip2 needs: room for the padding selector. */
   readonly selector = new Uint8Array(BZ_MAX_SELECTORS + 1);
   readonly selectorMtf = new Uint8Array(BZ_MAX_SELECTORS + 1);
-  readonly cost = new Int32Array(BZ_N_GROUPS);
 }
 
 /**
@@ -51,7 +51,6 @@ export function sendMTFValues(
   const rfreq = ws.rfreq;
   const lenPack = ws.lenPack;
   const selector = ws.selector;
-  const cost = ws.cost;
   len.fill(BZ_GREATER_ICOST);
 
   // How many coding tables to use.
@@ -86,37 +85,56 @@ export function sendMTFValues(
   let nSelectors = 0;
   for (let iter = 0; iter < BZ_N_ITERS; iter++) {
     rfreq.fill(0);
-    // Costs packed two tables per int in 16-bit halves (a group costs at most 50 · 17 bits).
+    // Costs packed three tables per int in 10-bit fields (a group costs at most 50 · 17 = 850
+    // bits), two ints per symbol: tables 0-2, then 3-5.
     for (let v = 0; v < alphaSize; v++) {
-      lenPack[v * 3] = (len[A + v]! << 16) | len[v]!;
-      lenPack[v * 3 + 1] = (len[3 * A + v]! << 16) | len[2 * A + v]!;
-      lenPack[v * 3 + 2] = (len[5 * A + v]! << 16) | len[4 * A + v]!;
+      lenPack[2 * v] = len[v]! | (len[A + v]! << 10) | (len[2 * A + v]! << 20);
+      lenPack[2 * v + 1] = len[3 * A + v]! | (len[4 * A + v]! << 10) | (len[5 * A + v]! << 20);
     }
     nSelectors = 0;
     for (let gs = 0; gs < nMTF; gs += BZ_G_SIZE) {
-      const ge = Math.min(gs + BZ_G_SIZE, nMTF);
-      let cost01 = 0;
-      let cost23 = 0;
-      let cost45 = 0;
+      const ge = gs + BZ_G_SIZE < nMTF ? gs + BZ_G_SIZE : nMTF;
+      let cost012 = 0;
+      let cost345 = 0;
       for (let i = gs; i < ge; i++) {
-        const p = mtfv[i]! * 3;
-        cost01 += lenPack[p]!;
-        cost23 += lenPack[p + 1]!;
-        cost45 += lenPack[p + 2]!;
+        const p = mtfv[i]! << 1;
+        cost012 += lenPack[p]!;
+        cost345 += lenPack[p + 1]!;
       }
-      cost[0] = cost01 & 0xffff;
-      cost[1] = cost01 >>> 16;
-      cost[2] = cost23 & 0xffff;
-      cost[3] = cost23 >>> 16;
-      cost[4] = cost45 & 0xffff;
-      cost[5] = cost45 >>> 16;
+      // The cheapest table, the first one on ties (libbzip2 keeps a cost only if strictly less).
       let bt = 0;
-      let bc = cost[0]!;
-      for (let t = 1; t < nGroups; t++) {
-        const c = cost[t]!;
+      let bc = cost012 & 1023;
+      let c = (cost012 >>> 10) & 1023;
+      if (c < bc) {
+        bc = c;
+        bt = 1;
+      }
+      if (nGroups > 2) {
+        c = cost012 >>> 20;
         if (c < bc) {
           bc = c;
-          bt = t;
+          bt = 2;
+        }
+        if (nGroups > 3) {
+          c = cost345 & 1023;
+          if (c < bc) {
+            bc = c;
+            bt = 3;
+          }
+          if (nGroups > 4) {
+            c = (cost345 >>> 10) & 1023;
+            if (c < bc) {
+              bc = c;
+              bt = 4;
+            }
+            if (nGroups > 5) {
+              c = cost345 >>> 20;
+              if (c < bc) {
+                bc = c;
+                bt = 5;
+              }
+            }
+          }
         }
       }
       selector[nSelectors++] = bt;
@@ -185,10 +203,10 @@ export function sendMTFValues(
         cur = l;
       }
     }
-    for (let gs = 0, s = 0; gs < nMTF; gs += BZ_G_SIZE, s++) {
-      const ge = Math.min(gs + BZ_G_SIZE, nMTF);
-      const off = selector[s]! * A;
-      for (let i = gs; i < ge; i++) bits += len[off + mtfv[i]!]!;
+    // The last pass's rfreq counts exactly the symbols each table codes with these lengths.
+    for (let t = 0; t < nGroups; t++) {
+      const off = t * A;
+      for (let v = 0; v < alphaSize; v++) bits += rfreq[off + v]! * len[off + v]!;
     }
     const pad = (8 - (bits & 7)) & 7;
     extraSelector = pad & 1;
@@ -238,25 +256,36 @@ export function sendMTFValues(
     }
   }
 
-  // The coded symbols.
+  // The coded symbols; code and length packed in one int (code << 5 | length).
+  const codeLen = ws.codeLen;
+  for (let t = 0; t < nGroups; t++) {
+    const off = t * A;
+    for (let v = 0; v < alphaSize; v++) codeLen[off + v] = (code[off + v]! << 5) | len[off + v]!;
+  }
   const out = w.out;
   let pos = w.pos;
   let acc = w.acc;
   let live = w.live;
   for (let gs = 0, s = 0; gs < nMTF; gs += BZ_G_SIZE, s++) {
-    const ge = Math.min(gs + BZ_G_SIZE, nMTF);
+    const ge = gs + BZ_G_SIZE < nMTF ? gs + BZ_G_SIZE : nMTF;
     const off = selector[s]! * A;
     for (let i = gs; i < ge; i++) {
-      const v = off + mtfv[i]!;
-      const l = len[v]!;
-      acc = (acc << l) | code[v]!;
+      const cl = codeLen[off + mtfv[i]!]!;
+      const l = cl & 31;
+      // At most 7 pending bits plus 17 new ones: the live bits fit in 32.
+      acc = (acc << l) | (cl >>> 5);
       live += l;
-      while (live >= 8) {
+      if (live >= 16) {
+        live -= 16;
+        out[pos] = acc >>> (live + 8);
+        out[pos + 1] = acc >>> live;
+        pos += 2;
+      }
+      if (live >= 8) {
         live -= 8;
         out[pos++] = acc >>> live;
       }
     }
-    acc &= (1 << live) - 1;
   }
   w.pos = pos;
   w.acc = acc & ((1 << live) - 1);
