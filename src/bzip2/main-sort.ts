@@ -70,18 +70,40 @@ export function mainSort(block: Uint8Array, n: number, ptr: Int32Array, ws: Main
   const ftab = ws.ftab;
   const bucketSorted = ws.bucketSorted;
   const bigDone = ws.bigDone;
-  const copyStart = ws.copyStart;
-  const copyEnd = ws.copyEnd;
   const runningOrder = ws.runningOrder;
 
   // The wrap-around copy lets comparisons run up to BZ_N_OVERSHOOT bytes past the end.
   for (let i = 0; i < BZ_N_OVERSHOOT; i++) block[n + i] = block[i]!;
   ws.quadrantBytes.fill(0, 0, 2 * (n + BZ_N_OVERSHOOT));
-  ftab.fill(0);
   bucketSorted.fill(0);
   bigDone.fill(0);
 
-  // Radix sort on the first two bytes (cyclically).
+  // Each phase is its own small function: V8 compiles small functions once, where one function
+  // with many loops is recompiled (on-stack replacement) for each loop and after each deopt.
+  radixSortPairs(block, n, ptr, ftab);
+  orderBigBuckets(ftab, runningOrder);
+
+  budget = workBudget;
+  for (let i = 0; i < 256; i++) {
+    const ss = runningOrder[i]!;
+    // Step 1: sort the small buckets [ss, j] that the copy step has not already filled.
+    if (!sortSmallBuckets(ss, ptr, words, quadrant, n, ws)) return false;
+    // Step 2: derive the buckets [c, ss] from the sorted big bucket ss.
+    copyBigBucket(ss, block, n, ptr, ws);
+    // Step 3: cache each rotation's rank inside big bucket ss (scaled to 16 bits) so later
+    // comparisons reaching these positions stop early.
+    bigDone[ss] = 1;
+    if (i < 255) cacheQuadrants(ss, n, ptr, ftab, quadrant);
+  }
+  return true;
+}
+
+/**
+ * Radix sort of the rotations on their first two bytes (cyclically): afterwards ftab[b] is the
+ * start of small bucket b and ftab[65536] = n.
+ */
+function radixSortPairs(block: Uint8Array, n: number, ptr: Int32Array, ftab: Int32Array): void {
+  ftab.fill(0);
   let j = block[0]! << 8;
   for (let i = n - 1; i >= 0; i--) {
     j = (j >>> 8) | (block[i]! << 8);
@@ -95,10 +117,13 @@ export function mainSort(block: Uint8Array, n: number, ptr: Int32Array, ws: Main
     ftab[j] = k;
     ptr[k] = i;
   }
-  // Now ftab[b] is the start of small bucket b and ftab[65536] = n.
+}
 
-  // Big buckets in increasing size, so the copy step does the most work (libbzip2 sorts them the
-  // same way; ties in any order).
+/**
+ * Big buckets in increasing size, so the copy step does the most work (libbzip2 sorts them the
+ * same way; ties in any order).
+ */
+function orderBigBuckets(ftab: Int32Array, runningOrder: Int32Array): void {
   for (let i = 0; i < 256; i++) runningOrder[i] = i;
   for (let i = 1; i < 256; i++) {
     const v = runningOrder[i]!;
@@ -112,64 +137,70 @@ export function mainSort(block: Uint8Array, n: number, ptr: Int32Array, ws: Main
     }
     runningOrder[k] = v;
   }
+}
 
-  budget = workBudget;
-  for (let i = 0; i < 256; i++) {
-    const ss = runningOrder[i]!;
-
-    // Step 1: sort the small buckets [ss, j] that the copy step has not already filled.
-    for (let jj = 0; jj < 256; jj++) {
-      if (jj === ss) continue;
-      const sb = (ss << 8) | jj;
-      if (bucketSorted[sb] === 0) {
-        const lo = ftab[sb]!;
-        const hi = ftab[sb + 1]! - 1;
-        if (hi > lo) {
-          mainQSort3(ptr, words, quadrant, n, lo, hi, 2, ws);
-          if (budget < 0) return false;
-        }
-        bucketSorted[sb] = 1;
+/** Step 1 for big bucket ss; false when the budget ran out. */
+function sortSmallBuckets(ss: number, ptr: Int32Array, words: DataView, quadrant: DataView, n: number, ws: MainSortWorkspace): boolean {
+  const ftab = ws.ftab;
+  const bucketSorted = ws.bucketSorted;
+  for (let j = 0; j < 256; j++) {
+    if (j === ss) continue;
+    const sb = (ss << 8) | j;
+    if (bucketSorted[sb] === 0) {
+      const lo = ftab[sb]!;
+      const hi = ftab[sb + 1]! - 1;
+      if (hi > lo) {
+        mainQSort3(ptr, words, quadrant, n, lo, hi, 2, ws);
+        if (budget < 0) return false;
       }
-    }
-
-    // Step 2: rotation k−1 of every rotation k in the sorted big bucket ss lands, in order, in
-    // small bucket [block[k−1], ss]; fill those for every big bucket not yet done, [ss, ss]
-    // included (the forward scan runs into it as it fills).
-    for (let c = 0; c < 256; c++) {
-      copyStart[c] = ftab[(c << 8) | ss]!;
-      copyEnd[c] = ftab[((c << 8) | ss) + 1]! - 1;
-    }
-    for (let p = ftab[ss << 8]!; p < copyStart[ss]!; p++) {
-      let k = ptr[p]! - 1;
-      if (k < 0) k += n;
-      const c1 = block[k]!;
-      if (bigDone[c1] === 0) ptr[copyStart[c1]!++] = k;
-    }
-    for (let p = ftab[(ss + 1) << 8]! - 1; p > copyEnd[ss]!; p--) {
-      let k = ptr[p]! - 1;
-      if (k < 0) k += n;
-      const c1 = block[k]!;
-      if (bigDone[c1] === 0) ptr[copyEnd[c1]!--] = k;
-    }
-    for (let c = 0; c < 256; c++) bucketSorted[(c << 8) | ss] = 1;
-
-    // Step 3: cache each rotation's rank inside big bucket ss (scaled to 16 bits) so later
-    // comparisons reaching these positions stop early.
-    bigDone[ss] = 1;
-    if (i < 255) {
-      const bbStart = ftab[ss << 8]!;
-      const bbSize = ftab[(ss + 1) << 8]! - bbStart;
-      let shifts = 0;
-      while (bbSize >> shifts > 65534) shifts++;
-      for (let q = bbSize - 1; q >= 0; q--) {
-        const a = ptr[bbStart + q]!;
-        const qVal = q >> shifts;
-        quadrant.setUint16(a << 1, qVal);
-        if (a < BZ_N_OVERSHOOT) quadrant.setUint16((a + n) << 1, qVal);
-      }
+      bucketSorted[sb] = 1;
     }
   }
   return true;
+}
+
+/**
+ * Step 2: rotation k−1 of every rotation k in the sorted big bucket ss lands, in order, in small
+ * bucket [block[k−1], ss]; fill those for every big bucket not yet done, [ss, ss] included (the
+ * forward scan runs into it as it fills).
+ */
+function copyBigBucket(ss: number, block: Uint8Array, n: number, ptr: Int32Array, ws: MainSortWorkspace): void {
+  const ftab = ws.ftab;
+  const copyStart = ws.copyStart;
+  const copyEnd = ws.copyEnd;
+  const bigDone = ws.bigDone;
+  const bucketSorted = ws.bucketSorted;
+  for (let c = 0; c < 256; c++) {
+    copyStart[c] = ftab[(c << 8) | ss]!;
+    copyEnd[c] = ftab[((c << 8) | ss) + 1]! - 1;
+  }
+  for (let p = ftab[ss << 8]!; p < copyStart[ss]!; p++) {
+    let k = ptr[p]! - 1;
+    if (k < 0) k += n;
+    const c1 = block[k]!;
+    if (bigDone[c1] === 0) ptr[copyStart[c1]!++] = k;
+  }
+  for (let p = ftab[(ss + 1) << 8]! - 1; p > copyEnd[ss]!; p--) {
+    let k = ptr[p]! - 1;
+    if (k < 0) k += n;
+    const c1 = block[k]!;
+    if (bigDone[c1] === 0) ptr[copyEnd[c1]!--] = k;
+  }
+  for (let c = 0; c < 256; c++) bucketSorted[(c << 8) | ss] = 1;
+}
+
+/** Step 3: each rotation's rank in big bucket ss, scaled to 16 bits, as its quadrant. */
+function cacheQuadrants(ss: number, n: number, ptr: Int32Array, ftab: Int32Array, quadrant: DataView): void {
+  const bbStart = ftab[ss << 8]!;
+  const bbSize = ftab[(ss + 1) << 8]! - bbStart;
+  let shifts = 0;
+  while (bbSize >> shifts > 65534) shifts++;
+  for (let q = bbSize - 1; q >= 0; q--) {
+    const a = ptr[bbStart + q]!;
+    const qVal = q >> shifts;
+    quadrant.setUint16(a << 1, qVal);
+    if (a < BZ_N_OVERSHOOT) quadrant.setUint16((a + n) << 1, qVal);
+  }
 }
 
 /**
