@@ -11,6 +11,7 @@
 // on 8 pathological blocks 0.75 s, 0.82, 0.91, 1.04, 1.31. 6 keeps the worst case within ~25% of
 // SA-IS alone.
 
+import { SnapcloneError } from '../core/errors.js';
 import { fallbackSort, FallbackSortWorkspace } from './fallback-sort.js';
 import { mainSort, MainSortWorkspace } from './main-sort.js';
 
@@ -48,6 +49,12 @@ export function blockSort(block: Uint8Array, n: number, ptr: Int32Array, ws: Blo
   if (n >= MAIN_SORT_MIN_BLOCK) sorted = mainSort(block, n, ptr, ws.main, Math.floor(n * budgetPerByte));
   ws.lastUsedFallback = !sorted;
   if (!sorted) fallbackSort(block, n, ptr, ws.fallback);
-  for (let i = 0; i < n; i++) if (ptr[i] === 0) return i;
-  throw new Error('blockSort: rotation 0 is missing from the sorted order');
+  return findOrigPtr(ptr, n);
+}
+
+/** The row of the sorted order that holds rotation 0. */
+function findOrigPtr(ptr: Int32Array, n: number): number {
+  const i = ptr.subarray(0, n).indexOf(0);
+  if (i < 0) throw new SnapcloneError('BZ2_INTERNAL', 'the block sort lost rotation 0', { kind: 'internal' });
+  return i;
 }

@@ -58,10 +58,7 @@ export class BlockCompressor {
     this.lastUsedFallback = this.sortWs.lastUsedFallback;
 
     const inUse = this.inUse;
-    inUse.fill(0);
-    for (let i = 0; i < nblock; i++) inUse[block[i]!] = 1;
-    let nInUse = 0;
-    for (let i = 0; i < 256; i++) nInUse += inUse[i]!;
+    const nInUse = markInUse(block, nblock, inUse);
 
     w.reserve(16);
     w.bits(24, BLOCK_MAGIC_HI);
@@ -82,6 +79,26 @@ export class BlockCompressor {
     this.compressBlock(block, nblock, blockCrc, w);
     return w.bytes().slice();
   }
+}
+
+/**
+ * Marks the byte values present in block[0, n) and returns how many there are. (Its own function,
+ * like every long loop here, so V8 compiles it whole instead of on-stack-replacing the caller.)
+ */
+function markInUse(block: Uint8Array, n: number, inUse: Uint8Array): number {
+  inUse.fill(0);
+  markBytes(block, n, inUse);
+  return countMarked(inUse);
+}
+
+function markBytes(block: Uint8Array, n: number, inUse: Uint8Array): void {
+  for (let i = 0; i < n; i++) inUse[block[i]!] = 1;
+}
+
+function countMarked(inUse: Uint8Array): number {
+  let nInUse = 0;
+  for (let i = 0; i < 256; i++) nInUse += inUse[i]!;
+  return nInUse;
 }
 
 /** "BZh" + level, written at the start of every stream. */

@@ -27,6 +27,7 @@ export interface CompressOptions {
  * slice completes at most two blocks, and back-pressure applies within a large chunk too.
  */
 const FEED_SLICE_BYTES_PER_LEVEL = 80000;
+const WARM_UP_SLICE_BYTES = 4096;
 
 export function createCompressStream(options: CompressOptions = {}): Transform {
   return new Bzip2CompressStream(options);
@@ -59,6 +60,7 @@ class Bzip2CompressStream extends Transform {
   private nextOut = 0;
   private combinedCrc = 0;
   private headerSent = false;
+  private splitterWarm = false;
   private flushing = false;
   private failure: Error | undefined;
   private waiters: (() => void)[] = [];
@@ -101,7 +103,15 @@ class Bzip2CompressStream extends Transform {
 
   private async feed(chunk: Uint8Array): Promise<void> {
     const slice = FEED_SLICE_BYTES_PER_LEVEL * this.level;
-    for (let off = 0; off < chunk.length; off += slice) {
+    let off = 0;
+    if (!this.splitterWarm && chunk.length > WARM_UP_SLICE_BYTES) {
+      // The splitter's first call runs to the end on a small slice, so V8 has type feedback for
+      // all of it before it optimises the loop (else the optimised loop deoptimises on each call).
+      this.splitter.push(chunk.subarray(0, WARM_UP_SLICE_BYTES));
+      off = WARM_UP_SLICE_BYTES;
+    }
+    this.splitterWarm = true;
+    for (; off < chunk.length; off += slice) {
       if (this.failure) throw this.failure;
       this.splitter.push(chunk.subarray(off, Math.min(off + slice, chunk.length)));
       while (this.nextSeq - this.nextOut >= this.maxInFlight && !this.failure) await this.waitForProgress();

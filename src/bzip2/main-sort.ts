@@ -104,13 +104,28 @@ export function mainSort(block: Uint8Array, n: number, ptr: Int32Array, ws: Main
  */
 function radixSortPairs(block: Uint8Array, n: number, ptr: Int32Array, ftab: Int32Array): void {
   ftab.fill(0);
+  countPairs(block, n, ftab);
+  prefixSums(ftab);
+  placePairs(block, n, ptr, ftab);
+}
+
+// Long loops sit alone at the end of their functions: V8 then never runs on-stack-replaced code
+// into statements it has no type feedback for (which deoptimises again on every call).
+
+function countPairs(block: Uint8Array, n: number, ftab: Int32Array): void {
   let j = block[0]! << 8;
   for (let i = n - 1; i >= 0; i--) {
     j = (j >>> 8) | (block[i]! << 8);
     ftab[j]!++;
   }
+}
+
+function prefixSums(ftab: Int32Array): void {
   for (let i = 1; i <= 65536; i++) ftab[i]! += ftab[i - 1]!;
-  j = block[0]! << 8;
+}
+
+function placePairs(block: Uint8Array, n: number, ptr: Int32Array, ftab: Int32Array): void {
+  let j = block[0]! << 8;
   for (let i = n - 1; i >= 0; i--) {
     j = (j >>> 8) | (block[i]! << 8);
     const k = ftab[j]! - 1;
@@ -168,24 +183,38 @@ function copyBigBucket(ss: number, block: Uint8Array, n: number, ptr: Int32Array
   const ftab = ws.ftab;
   const copyStart = ws.copyStart;
   const copyEnd = ws.copyEnd;
-  const bigDone = ws.bigDone;
-  const bucketSorted = ws.bucketSorted;
+  copyBounds(ss, ftab, copyStart, copyEnd);
+  copyForward(ftab[ss << 8]!, ss, block, n, ptr, copyStart, ws.bigDone);
+  copyBackward(ftab[(ss + 1) << 8]! - 1, ss, block, n, ptr, copyEnd, ws.bigDone);
+  markColumnSorted(ss, ws.bucketSorted);
+}
+
+function copyBounds(ss: number, ftab: Int32Array, copyStart: Int32Array, copyEnd: Int32Array): void {
   for (let c = 0; c < 256; c++) {
     copyStart[c] = ftab[(c << 8) | ss]!;
     copyEnd[c] = ftab[((c << 8) | ss) + 1]! - 1;
   }
-  for (let p = ftab[ss << 8]!; p < copyStart[ss]!; p++) {
+}
+
+function copyForward(from: number, ss: number, block: Uint8Array, n: number, ptr: Int32Array, copyStart: Int32Array, bigDone: Uint8Array): void {
+  for (let p = from; p < copyStart[ss]!; p++) {
     let k = ptr[p]! - 1;
-    if (k < 0) k += n;
+    k += (k >> 31) & n; // wrap -1 to n - 1 without a rarely taken branch
     const c1 = block[k]!;
     if (bigDone[c1] === 0) ptr[copyStart[c1]!++] = k;
   }
-  for (let p = ftab[(ss + 1) << 8]! - 1; p > copyEnd[ss]!; p--) {
+}
+
+function copyBackward(from: number, ss: number, block: Uint8Array, n: number, ptr: Int32Array, copyEnd: Int32Array, bigDone: Uint8Array): void {
+  for (let p = from; p > copyEnd[ss]!; p--) {
     let k = ptr[p]! - 1;
-    if (k < 0) k += n;
+    k += (k >> 31) & n;
     const c1 = block[k]!;
     if (bigDone[c1] === 0) ptr[copyEnd[c1]!--] = k;
   }
+}
+
+function markColumnSorted(ss: number, bucketSorted: Uint8Array): void {
   for (let c = 0; c < 256; c++) bucketSorted[(c << 8) | ss] = 1;
 }
 
@@ -193,14 +222,19 @@ function copyBigBucket(ss: number, block: Uint8Array, n: number, ptr: Int32Array
 function cacheQuadrants(ss: number, n: number, ptr: Int32Array, ftab: Int32Array, quadrant: DataView): void {
   const bbStart = ftab[ss << 8]!;
   const bbSize = ftab[(ss + 1) << 8]! - bbStart;
-  let shifts = 0;
-  while (bbSize >> shifts > 65534) shifts++;
-  for (let q = bbSize - 1; q >= 0; q--) {
-    const a = ptr[bbStart + q]!;
-    const qVal = q >> shifts;
-    quadrant.setUint16(a << 1, qVal);
-    if (a < BZ_N_OVERSHOOT) quadrant.setUint16((a + n) << 1, qVal);
-  }
+  // The smallest shift bringing bbSize − 1 to at most 65534 (0 for all but huge buckets).
+  const shifts = 32 - Math.clz32((bbSize / 65535) | 0);
+  setQuadrants(ptr, bbStart, bbSize, shifts, quadrant);
+  mirrorQuadrants(n, quadrant);
+}
+
+function setQuadrants(ptr: Int32Array, bbStart: number, bbSize: number, shifts: number, quadrant: DataView): void {
+  for (let q = bbSize - 1; q >= 0; q--) quadrant.setUint16(ptr[bbStart + q]! << 1, q >> shifts);
+}
+
+/** The wrap-around copy of the first BZ_N_OVERSHOOT quadrants, kept current. */
+function mirrorQuadrants(n: number, quadrant: DataView): void {
+  for (let a = 0; a < BZ_N_OVERSHOOT; a++) quadrant.setUint16((a + n) << 1, quadrant.getUint16(a << 1));
 }
 
 /**

@@ -64,19 +64,23 @@ export function generateMTFValues(
   if (ws.bwt.length < n) ws.bwt = new Uint8Array(n);
   const bwt = ws.bwt;
   gatherBwt(ptr, block, n, bwt);
-  return moveToFront(bwt, n, eob, mtfv, mtfFreq, ws);
+  let wr = moveToFront(bwt, n, mtfv, mtfFreq, ws);
+  mtfv[wr++] = eob;
+  mtfFreq[eob]!++;
+  return wr;
 }
 
 /** The BWT output column: the byte before each sorted rotation. */
 function gatherBwt(ptr: Int32Array, block: Uint8Array, n: number, bwt: Uint8Array): void {
   for (let i = 0; i < n; i++) {
     let j = ptr[i]! - 1;
-    if (j < 0) j += n;
+    j += (j >> 31) & n; // wrap -1 to n - 1 without a rarely taken branch
     bwt[i] = block[j]!;
   }
 }
 
-function moveToFront(bwt: Uint8Array, n: number, eob: number, mtfv: Uint16Array, mtfFreq: Int32Array, ws: MtfWorkspace): number {
+/** MTF and RLE2 of bwt[0, n) into mtfv (EOB not included); returns the count written. */
+function moveToFront(bwt: Uint8Array, n: number, mtfv: Uint16Array, mtfFreq: Int32Array, ws: MtfWorkspace): number {
   const m = ws.m;
   let front = m[ROW_START]!;
   let wr = 0;
@@ -134,8 +138,6 @@ function moveToFront(bwt: Uint8Array, n: number, eob: number, mtfv: Uint16Array,
     mtfv[wr++] = rank + 1;
     mtfFreq[rank + 1]!++;
   }
-  mtfv[wr++] = eob;
-  mtfFreq[eob]!++;
   return wr;
 }
 

@@ -89,6 +89,7 @@ export function sendMTFValues(
   writeSelectors(w, ws.selectorMtf, nSelectorsOut, nGroups);
   writeCodeLengths(w, len, alphaSize, nGroups, tablePadSteps);
   writeSymbols(w, mtfv, nMTF, ws.selector, ws.codeLen);
+  w.bits(0, 0); // flushes the whole bytes writeSymbols left pending
 
   if (alignToByte && w.live !== 0) throw new Error(`sendMTFValues: padded block ends at bit ${w.live} of a byte`);
 }
@@ -249,23 +250,34 @@ function countBits(
   alphaSize: number,
   nGroups: number,
 ): number {
-  let bits = 16 + 3 + 15;
-  for (let i = 0; i < 16; i++) if (inUse16 & (0x8000 >>> i)) bits += 16;
+  let bits = 16 + 3 + 15 + 16 * popcount16(inUse16) + selectorBits(selectorMtf, nSelectors);
+  for (let t = 0; t < nGroups; t++) bits += tableBits(len, rfreq, t * A, alphaSize);
+  return bits;
+}
+
+function popcount16(x: number): number {
+  let count = 0;
+  for (let i = 0; i < 16; i++) count += (x >>> i) & 1;
+  return count;
+}
+
+function selectorBits(selectorMtf: Uint8Array, nSelectors: number): number {
+  let bits = 0;
   for (let i = 0; i < nSelectors; i++) bits += selectorMtf[i]! + 1;
-  for (let t = 0; t < nGroups; t++) {
-    const off = t * A;
-    let cur = len[off]!;
-    bits += 5;
-    for (let i = 0; i < alphaSize; i++) {
-      const l = len[off + i]!;
-      bits += 1 + 2 * (l > cur ? l - cur : cur - l);
-      cur = l;
-    }
-  }
-  // The last pass's rfreq counts exactly the symbols each table codes with these lengths.
-  for (let t = 0; t < nGroups; t++) {
-    const off = t * A;
-    for (let v = 0; v < alphaSize; v++) bits += rfreq[off + v]! * len[off + v]!;
+  return bits;
+}
+
+/**
+ * One table's code-length bits plus the bits of the symbols it codes: the last pass's rfreq counts
+ * exactly the symbols each table codes with these lengths.
+ */
+function tableBits(len: Uint8Array, rfreq: Int32Array, off: number, alphaSize: number): number {
+  let cur = len[off]!;
+  let bits = 5;
+  for (let i = 0; i < alphaSize; i++) {
+    const l = len[off + i]!;
+    bits += 1 + 2 * (l > cur ? l - cur : cur - l) + rfreq[off + i]! * l;
+    cur = l;
   }
   return bits;
 }
@@ -335,12 +347,10 @@ function writeSymbols(w: BitWriter, mtfv: Uint16Array, nMTF: number, selector: U
         pos += 2;
       }
     }
+    // Store the state per group (cheap), so nothing follows the loop: on-stack-replaced code never
+    // runs into statements without type feedback. Up to 15 bits stay pending; see BitWriter.
+    w.pos = pos;
+    w.acc = acc;
+    w.live = live;
   }
-  while (live >= 8) {
-    live -= 8;
-    out[pos++] = acc >>> live;
-  }
-  w.pos = pos;
-  w.acc = acc & ((1 << live) - 1);
-  w.live = live;
 }
