@@ -49,6 +49,7 @@ class Bzip2CompressStream extends Transform {
   private readonly level: number;
   private readonly threads: number;
   private readonly maxInFlight: number;
+  private readonly blockBytes: number;
   private readonly splitter: Rle1Splitter;
   private local: BlockCompressor | undefined;
   private pool: CompressPool | undefined;
@@ -70,6 +71,7 @@ class Bzip2CompressStream extends Transform {
     this.level = checkLevel(options.level);
     this.threads = checkThreads(options.threads);
     this.maxInFlight = 2 * this.threads;
+    this.blockBytes = 100000 * this.level;
     this.splitter = new Rle1Splitter(
       this.level,
       (block) => this.onBlock(block),
@@ -114,6 +116,9 @@ class Bzip2CompressStream extends Transform {
     for (; off < chunk.length; off += slice) {
       if (this.failure) throw this.failure;
       this.splitter.push(chunk.subarray(off, Math.min(off + slice, chunk.length)));
+      // Start the workers once the input is likely to need more than one block, so they boot
+      // while the first block is still being split.
+      if (this.pool === undefined && this.threads > 1 && this.splitter.pendingBytes > this.blockBytes >> 1) this.startPool();
       while (this.nextSeq - this.nextOut >= this.maxInFlight && !this.failure) await this.waitForProgress();
     }
     if (this.failure) throw this.failure;
@@ -143,13 +148,17 @@ class Bzip2CompressStream extends Transform {
       this.emitReady();
       return;
     }
+    this.startPool().submit(seq, block.data, block.nblock, block.blockCrc);
+  }
+
+  private startPool(): CompressPool {
     this.pool ??= new CompressPool(
       { level: this.level },
       this.threads,
       (result) => this.onResult(result),
       (error) => this.onPoolError(error),
     );
-    this.pool.submit(seq, block.data, block.nblock, block.blockCrc);
+    return this.pool;
   }
 
   private onResult(result: PoolResult): void {

@@ -63,6 +63,11 @@ export class Rle1Splitter {
     this.buf = allocate(this.bufferBytes);
   }
 
+  /** Post-RLE1 bytes in the block being filled. */
+  get pendingBytes(): number {
+    return this.nblock;
+  }
+
   push(chunk: Uint8Array): void {
     if (this.finished) throw new Error('Rle1Splitter.push after finish');
     const end = chunk.length;

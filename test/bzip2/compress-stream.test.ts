@@ -125,3 +125,16 @@ describe('createCompressStream', () => {
     expect(() => createCompressStream(options)).toThrow(expect.objectContaining({ code, kind: 'usage' }));
   });
 });
+
+describe('CompressPool', () => {
+  it('reports a block that fails in a worker as BZ2_WORKER_FAILED and stops its workers', async () => {
+    const { CompressPool } = await import('../../src/bzip2/parallel/compress-pool.js');
+    const failure = await new Promise<unknown>((resolve) => {
+      const pool = new CompressPool({ level: 1 }, 1, () => resolve(new Error('unexpected result')), resolve);
+      // More post-RLE1 bytes than a level-1 block may hold: the worker's encoder refuses it.
+      pool.submit(0, new Uint8Array(200_000), 150_000, 0);
+    });
+    expect(failure).toMatchObject({ code: 'BZ2_WORKER_FAILED', kind: 'internal' });
+    await waitForWorkersToExit();
+  });
+});
