@@ -9,21 +9,19 @@
 import { BZ_RUNA, BZ_RUNB } from './constants.js';
 
 /**
- * The list, the row of each symbol and the row bases share one Int32Array (measured faster in V8
- * than three separate byte arrays): list at [0, LIST_SLOTS), then ROW, then ROW_BASE.
+ * The row of each symbol, the row bases and the list share one Int32Array (measured faster in V8
+ * than three separate byte arrays): ROW, then ROW_BASE, then the list from LIST on.
  */
-const LIST_SLOTS = 4096;
-const ROW_START = LIST_SLOTS - 256;
 /** m[ROW + symbol]: the row the symbol is in (its place inside the row is found by scanning). */
-const ROW = LIST_SLOTS;
+const ROW = 0;
 /** m[ROW_BASE + r]: the address of row r's first entry. */
-const ROW_BASE = ROW + 256;
+const ROW_BASE = 256;
+const LIST = ROW_BASE + 16;
 
 export class MtfWorkspace {
   /** The BWT output, gathered from ptr before the MTF pass. */
   bwt = new Uint8Array(0);
-  readonly m = new Int32Array(ROW_BASE + 16);
-  readonly relayoutScratch = new Int32Array(256);
+  m = new Int32Array(0);
 }
 
 /**
@@ -43,18 +41,22 @@ export function generateMTFValues(
 ): number {
   const eob = nInUse + 1;
   mtfFreq.fill(0, 0, eob + 1);
+  // Every move to the front shifts row 0 (and possibly others) one slot left. Laid out n slots
+  // from the start of the list, the rows can never reach it within a block: no re-layout needed.
+  if (ws.m.length < LIST + n + 256) ws.m = new Int32Array(LIST + n + 256);
   const m = ws.m;
+  const rowStart = LIST + n;
   // The list holds byte values rather than their ranks among the used bytes (the MTF ranks are
   // the same and no per-symbol translation is needed): the used bytes in increasing order, which
   // is the identity order on ranks, then the unused ones, which never move. It is laid out at the
   // end of `list` so rows can grow leftwards.
   {
-    let a = ROW_START;
+    let a = rowStart;
     for (let pass = 0; pass < 2; pass++) {
       for (let byte = 0; byte < 256; byte++) {
         if ((inUse[byte] === 1) === (pass === 0)) {
-          const r = (a - ROW_START) >> 4;
-          if (((a - ROW_START) & 15) === 0) m[ROW_BASE + r] = a;
+          const r = (a - rowStart) >> 4;
+          if (((a - rowStart) & 15) === 0) m[ROW_BASE + r] = a;
           m[a++] = byte;
           m[ROW + byte] = r;
         }
@@ -64,7 +66,7 @@ export function generateMTFValues(
   if (ws.bwt.length < n) ws.bwt = new Uint8Array(n);
   const bwt = ws.bwt;
   gatherBwt(ptr, block, n, bwt);
-  let wr = moveToFront(bwt, n, mtfv, mtfFreq, ws);
+  let wr = moveToFront(bwt, n, m[m[ROW_BASE]!]!, mtfv, mtfFreq, m);
   mtfv[wr++] = eob;
   mtfFreq[eob]!++;
   return wr;
@@ -80,9 +82,7 @@ function gatherBwt(ptr: Int32Array, block: Uint8Array, n: number, bwt: Uint8Arra
 }
 
 /** MTF and RLE2 of bwt[0, n) into mtfv (EOB not included); returns the count written. */
-function moveToFront(bwt: Uint8Array, n: number, mtfv: Uint16Array, mtfFreq: Int32Array, ws: MtfWorkspace): number {
-  const m = ws.m;
-  let front = m[ROW_START]!;
+function moveToFront(bwt: Uint8Array, n: number, front: number, mtfv: Uint16Array, mtfFreq: Int32Array, m: Int32Array): number {
   let wr = 0;
   let i = 0;
   while (i < n) {
@@ -132,26 +132,12 @@ function moveToFront(bwt: Uint8Array, n: number, mtfv: Uint16Array, mtfFreq: Int
       }
       m[hole] = c;
       m[ROW + c] = 0;
-      if (hole === 0) relayout(ws);
     }
     front = c;
     mtfv[wr++] = rank + 1;
     mtfFreq[rank + 1]!++;
   }
   return wr;
-}
-
-/** Row 0 reached address 0: lay the 16 rows out again contiguously at the end. */
-function relayout(ws: MtfWorkspace): void {
-  const { m, relayoutScratch } = ws;
-  for (let r = 0, t = 0; r < 16; r++) {
-    const b = m[ROW_BASE + r]!;
-    for (let o = 0; o < 16; o++) relayoutScratch[t++] = m[b + o]!;
-  }
-  for (let r = 0, a = ROW_START, t = 0; r < 16; r++) {
-    m[ROW_BASE + r] = a;
-    for (let o = 0; o < 16; o++, a++, t++) m[a] = relayoutScratch[t]!;
-  }
 }
 
 // BZ_RUNA/BZ_RUNB are 0 and 1, which the loops above rely on (zPend & 1 picks the digit).
