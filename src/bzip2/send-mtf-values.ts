@@ -149,7 +149,15 @@ function assignTables(
     const ge = gs + BZ_G_SIZE < nMTF ? gs + BZ_G_SIZE : nMTF;
     let cost012 = 0;
     let cost345 = 0;
-    for (let i = gs; i < ge; i++) {
+    let i = gs;
+    // Two symbols per step (groups have 50, the last one may be odd).
+    for (; i + 1 < ge; i += 2) {
+      const p = mtfv[i]! << 1;
+      const q = mtfv[i + 1]! << 1;
+      cost012 += lenPack[p]! + lenPack[q]!;
+      cost345 += lenPack[p + 1]! + lenPack[q + 1]!;
+    }
+    if (i < ge) {
       const p = mtfv[i]! << 1;
       cost012 += lenPack[p]!;
       cost345 += lenPack[p + 1]!;
