@@ -26,6 +26,11 @@ export class BlockSortWorkspace {
 
   constructor(maxBlockBytes: number) {
     this.main = new MainSortWorkspace(maxBlockBytes);
+    // mainSort's cached digits, the period search and SA-IS's widened text are never live at the
+    // same time: one block-sized Int32Array serves all three (saves 7 MB per thread at -9).
+    const scratch = this.main.keys;
+    this.fallback.failure = scratch;
+    this.fallback.sais.wide = scratch;
   }
 }
 

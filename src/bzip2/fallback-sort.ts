@@ -8,7 +8,7 @@ import { SaisWorkspace, suffixSortBytes } from './sais.js';
 export class FallbackSortWorkspace {
   readonly sais = new SaisWorkspace();
   text = new Uint8Array(0);
-  failure = new Int32Array(0);
+  failure: Int32Array = new Int32Array(0);
 }
 
 /**
@@ -78,7 +78,7 @@ export function leastRotation(s: Uint8Array, n: number): number {
 
 /** The smallest p dividing n such that s is (s[0, p))^(n/p), from the KMP failure function. */
 export function cyclicPeriod(s: Uint8Array, n: number, ws: FallbackSortWorkspace): number {
-  if (ws.failure.length < n + 1) ws.failure = new Int32Array(Math.max(n + 1, ws.failure.length * 2));
+  if (ws.failure.length < n + 1) ws.failure = new Int32Array(n + 1);
   const fail = ws.failure;
   fail[0] = -1;
   let k = -1;

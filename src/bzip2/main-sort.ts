@@ -46,7 +46,7 @@ export class MainSortWorkspace {
   quadrant: DataView;
 
   constructor(maxBlockBytes: number) {
-    this.keys = new Int32Array(maxBlockBytes);
+    this.keys = new Int32Array(maxBlockBytes + 1);
     this.quadrantBytes = new Uint8Array(2 * (maxBlockBytes + BZ_N_OVERSHOOT));
     this.quadrant = new DataView(this.quadrantBytes.buffer);
   }

@@ -17,11 +17,19 @@ const ROW = 0;
 /** m[ROW_BASE + r]: the address of row r's first entry. */
 const ROW_BASE = 256;
 const LIST = ROW_BASE + 16;
+/**
+ * Every move to the front shifts row 0 (and maybe others) one slot left, so the rows are laid out
+ * again every RELAYOUT_MOVES moves, RELAYOUT_MOVES slots from the start of the list. The re-layout
+ * runs on the first move too: V8 then has type feedback for it before it optimises the loop.
+ */
+const RELAYOUT_MOVES = 32768;
+const ROW_START = LIST + RELAYOUT_MOVES;
 
 export class MtfWorkspace {
   /** The BWT output, gathered from ptr before the MTF pass. */
   bwt = new Uint8Array(0);
-  m = new Int32Array(0);
+  readonly m = new Int32Array(ROW_START + 256);
+  readonly relayoutScratch = new Int32Array(256);
 }
 
 /**
@@ -41,11 +49,8 @@ export function generateMTFValues(
 ): number {
   const eob = nInUse + 1;
   mtfFreq.fill(0, 0, eob + 1);
-  // Every move to the front shifts row 0 (and possibly others) one slot left. Laid out n slots
-  // from the start of the list, the rows can never reach it within a block: no re-layout needed.
-  if (ws.m.length < LIST + n + 256) ws.m = new Int32Array(LIST + n + 256);
   const m = ws.m;
-  const rowStart = LIST + n;
+  const rowStart = ROW_START;
   // The list holds byte values rather than their ranks among the used bytes (the MTF ranks are
   // the same and no per-symbol translation is needed): the used bytes in increasing order, which
   // is the identity order on ranks, then the unused ones, which never move. It is laid out at the
@@ -66,7 +71,7 @@ export function generateMTFValues(
   if (ws.bwt.length < n) ws.bwt = new Uint8Array(n);
   const bwt = ws.bwt;
   gatherBwt(ptr, block, n, bwt);
-  let wr = moveToFront(bwt, n, m[m[ROW_BASE]!]!, mtfv, mtfFreq, m);
+  let wr = moveToFront(bwt, n, m[m[ROW_BASE]!]!, mtfv, mtfFreq, m, ws.relayoutScratch);
   mtfv[wr++] = eob;
   mtfFreq[eob]!++;
   return wr;
@@ -82,8 +87,17 @@ function gatherBwt(ptr: Int32Array, block: Uint8Array, n: number, bwt: Uint8Arra
 }
 
 /** MTF and RLE2 of bwt[0, n) into mtfv (EOB not included); returns the count written. */
-function moveToFront(bwt: Uint8Array, n: number, front: number, mtfv: Uint16Array, mtfFreq: Int32Array, m: Int32Array): number {
+function moveToFront(
+  bwt: Uint8Array,
+  n: number,
+  front: number,
+  mtfv: Uint16Array,
+  mtfFreq: Int32Array,
+  m: Int32Array,
+  relayoutScratch: Int32Array,
+): number {
   let wr = 0;
+  let moves = 0;
   let i = 0;
   while (i < n) {
     // A run of the front symbol (MTF rank 0) becomes RUNA/RUNB digits.
@@ -103,6 +117,7 @@ function moveToFront(bwt: Uint8Array, n: number, front: number, mtfv: Uint16Arra
       }
     }
     if (i === n) break;
+    if ((moves++ & (RELAYOUT_MOVES - 1)) === 0) relayout(m, relayoutScratch);
     const c = bwt[i++]!;
     const r = m[ROW + c]!;
     const b = m[ROW_BASE + r]!;
@@ -138,6 +153,18 @@ function moveToFront(bwt: Uint8Array, n: number, front: number, mtfv: Uint16Arra
     mtfFreq[rank + 1]!++;
   }
   return wr;
+}
+
+/** Lays the 16 rows out again contiguously at ROW_START. */
+function relayout(m: Int32Array, scratch: Int32Array): void {
+  for (let r = 0, t = 0; r < 16; r++) {
+    const b = m[ROW_BASE + r]!;
+    for (let o = 0; o < 16; o++) scratch[t++] = m[b + o]!;
+  }
+  for (let r = 0, a = ROW_START, t = 0; r < 16; r++) {
+    m[ROW_BASE + r] = a;
+    for (let o = 0; o < 16; o++, a++, t++) m[a] = scratch[t]!;
+  }
 }
 
 // BZ_RUNA/BZ_RUNB are 0 and 1, which the loops above rely on (zPend & 1 picks the digit).

@@ -14,7 +14,7 @@
 /** Scratch reused between calls: type bytes, the text widened to ints, buckets; grown on demand. */
 export class SaisWorkspace {
   types = new Uint8Array(0);
-  wide = new Int32Array(0);
+  wide: Int32Array = new Int32Array(0);
   counts = new Int32Array(256);
   bucket = new Int32Array(256);
 }
@@ -27,7 +27,7 @@ export class SaisWorkspace {
  * heavy ones, read the original bytes (a quarter of the cache footprint).
  */
 export function suffixSortBytes(text: Uint8Array, sa: Int32Array, n: number, ws: SaisWorkspace): void {
-  if (ws.wide.length < n) ws.wide = new Int32Array(Math.max(n, ws.wide.length * 2));
+  if (ws.wide.length < n) ws.wide = new Int32Array(n);
   const wide = ws.wide;
   for (let i = 0; i < n; i++) wide[i] = text[i]!;
   suffixSort(wide, text, sa, n, 256, ws);
