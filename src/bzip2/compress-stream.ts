@@ -18,7 +18,10 @@ import { Rle1Splitter, type Rle1Block } from './rle1.js';
 export interface CompressOptions {
   /** 1..9: block size in units of 100 000 bytes, as bzip2 -1..-9. Default 9. */
   level?: number;
-  /** Worker threads; default one per core. 1 compresses on the calling thread. */
+  /**
+   * Worker threads; default one per core, at most as many as fit in 250 MB (7 at level 9, about
+   * 25 MB each). 1 compresses on the calling thread.
+   */
   threads?: number;
 }
 
@@ -33,8 +36,8 @@ export function createCompressStream(options: CompressOptions = {}): Transform {
   return new Bzip2CompressStream(options);
 }
 
-function checkThreads(threads: number | undefined): number {
-  const t = threads ?? defaultThreadCount();
+function checkThreads(threads: number | undefined, level: number): number {
+  const t = threads ?? defaultThreadCount(level);
   if (!Number.isInteger(t) || t < 1) {
     throw new SnapcloneError('BZ2_BAD_THREADS', 'the number of threads must be a positive integer', {
       kind: 'usage',
@@ -69,7 +72,7 @@ class Bzip2CompressStream extends Transform {
   constructor(options: CompressOptions) {
     super();
     this.level = checkLevel(options.level);
-    this.threads = checkThreads(options.threads);
+    this.threads = checkThreads(options.threads, this.level);
     this.maxInFlight = 2 * this.threads;
     this.blockBytes = 100000 * this.level;
     this.splitter = new Rle1Splitter(

@@ -138,3 +138,17 @@ describe('CompressPool', () => {
     await waitForWorkersToExit();
   });
 });
+
+describe('defaultThreadCount', () => {
+  it('is one per core, but no more than fit in 250 MB', async () => {
+    const { availableParallelism } = await import('node:os');
+    const { defaultThreadCount } = await import('../../src/bzip2/parallel/compress-pool.js');
+    for (const level of [1, 5, 9]) {
+      const t = defaultThreadCount(level);
+      expect(t).toBeGreaterThanOrEqual(1);
+      expect(t).toBeLessThanOrEqual(availableParallelism());
+    }
+    expect(defaultThreadCount(9)).toBeLessThanOrEqual(7);
+    expect(defaultThreadCount(1)).toBeGreaterThanOrEqual(defaultThreadCount(9));
+  });
+});
