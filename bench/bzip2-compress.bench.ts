@@ -39,11 +39,15 @@ function compressjsCompress(input: Uint8Array): Uint8Array {
   return Bzip2.compressFile(input, undefined, 9);
 }
 
-/** Peak resident memory of a whole process in MB, from GNU time; stdout discarded. */
-function peakRssMegabytes(file: string, args: string[]): string {
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', file, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  const kb = Number(r.stderr.trim().split('\n').pop());
-  return r.status === 0 && Number.isFinite(kb) ? `${(kb / 1024).toFixed(0)} MB` : 'unknown';
+/**
+ * One run of a whole process under GNU time (stdout discarded): wall, user and system CPU, peak
+ * resident memory. The machine may be shared, so CPU time says more about efficiency than wall.
+ */
+function processStats(file: string, args: string[]): string {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', file, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const [wall, user, sys, kb] = (r.stderr.trim().split('\n').pop() ?? '').split(' ').map(Number);
+  if (r.status !== 0 || kb === undefined || !Number.isFinite(kb)) return 'unknown';
+  return `wall ${wall} s, user ${user} s, sys ${sys} s, peak RSS ${(kb / 1024).toFixed(0)} MB`;
 }
 
 export async function run(): Promise<void> {
@@ -61,10 +65,10 @@ export async function run(): Promise<void> {
   console.log(`snapclone -9: ${ratio(ours.length)}`);
   console.log(`bzip2 -9:     ${ratio(viaBzip2.length)}`);
   console.log(`lbzip2 -9:    ${ratio(viaLbzip2.length)}`);
-  console.log(
-    `peak RSS: snapclone ${peakRssMegabytes(process.execPath, [CLI, 'bzip2', '-9', '-c', imagePath])}, ` +
-      `bzip2 ${peakRssMegabytes('bzip2', ['-9', '-c', imagePath])}, lbzip2 ${peakRssMegabytes('lbzip2', ['-n2', '-9', '-c', imagePath])}`,
-  );
+  console.log(`snapclone bzip2 -9 -c:            ${processStats(process.execPath, [CLI, 'bzip2', '-9', '-c', imagePath])}`);
+  console.log(`snapclone bzip2 -9 -c --threads 1: ${processStats(process.execPath, [CLI, 'bzip2', '-9', '-c', '--threads', '1', imagePath])}`);
+  console.log(`bzip2 -9 -c:                      ${processStats('bzip2', ['-9', '-c', imagePath])}`);
+  console.log(`lbzip2 -n2 -9 -c:                 ${processStats('lbzip2', ['-n2', '-9', '-c', imagePath])}`);
 
   const scratch = join(BENCH_DIR, 'bzip2-compress.out');
   await compare(

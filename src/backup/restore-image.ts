@@ -21,6 +21,11 @@ export interface RestoreImageOptions {
   onWarning?: WarnFn;
   /** Called with the header as soon as it is decoded (before any write). */
   onHeader?: (h: ImageHeader) => void;
+  /**
+   * Runs after the last cluster is written and before the target is finished (renamed into
+   * place): reading a compressed input to its end checks its last CRCs there. Throwing aborts.
+   */
+  beforeFinish?: () => Promise<void>;
 }
 
 type Step = { kind: 'write'; offset: number; pieces: Uint8Array[]; bytes: number } | { kind: 'skip'; offset: number };
@@ -120,6 +125,7 @@ export async function restoreImage(
     await drain();
     progress.update(restoredBytes);
     progress.end();
+    await options.beforeFinish?.();
     await target.finish();
     return summary;
   } catch (e) {

@@ -35,7 +35,10 @@ export class BitWriter {
     this.out = grown;
   }
 
-  /** Writes the low `n` bits of `v` (n in 0..24). Capacity must have been reserved. */
+  /**
+   * Writes the low `n` bits of `v` (n in 0..24). Capacity must have been reserved. bits(0, 0)
+   * also flushes the whole bytes a hot loop may have left pending (up to 15 bits).
+   */
   bits(n: number, v: number): void {
     let acc = (this.acc << n) | v;
     let live = this.live + n;

@@ -22,6 +22,21 @@ export interface DecodedBlock {
 /** Output is produced in pieces of at most this size: a block can expand to 46 MB, memory must not. */
 export const PIECE_BYTES = 1 << 20;
 
+/**
+ * The link building and the walk run in calls of at most this many symbols: short, frequent calls
+ * get V8's normal optimisation early, where one block-long loop would be compiled on the stack
+ * (OSR) again and again, in every worker thread.
+ */
+const CHUNK_SYMBOLS = 1024;
+
+/** Links rows [from, to): the rows holding byte c, in order, follow the rows cftab[c]... */
+function linkRange(tt: Int32Array, cftab: Int32Array, from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    const c = tt[i]! & 0xff;
+    tt[cftab[c]!++]! |= i << 8;
+  }
+}
+
 export class BlockOutput {
   private tt: Int32Array = new Int32Array(0);
   private readonly cftab = new Int32Array(257);
@@ -53,10 +68,7 @@ export class BlockOutput {
       cftab[c] = sum;
       sum += block.unzftab[c]!;
     }
-    for (let i = 0; i < nblock; i++) {
-      const c = tt[i]! & 0xff;
-      tt[cftab[c]!++]! |= i << 8;
-    }
+    for (let i = 0; i < nblock; i += CHUNK_SYMBOLS) linkRange(tt, cftab, i, Math.min(nblock, i + CHUNK_SYMBOLS));
     this.tt = tt;
     this.tPos = tt[block.origPtr]! >>> 8;
     this.left = nblock;
@@ -84,7 +96,7 @@ export class BlockOutput {
       o += m;
       this.pendingRun -= m;
     }
-    if (this.pendingRun === 0 && this.left > 0 && o < end) {
+    while (this.pendingRun === 0 && this.left > 0 && o < end) {
       if (this.randomised) {
         const from = o;
         o = this.walkRandomised(out, o, end);
@@ -120,7 +132,8 @@ export class BlockOutput {
     let last = this.last;
     let cnt = this.runCount;
     let o = pos;
-    while (left > 0 && o < end) {
+    const stop = left > CHUNK_SYMBOLS ? left - CHUNK_SYMBOLS : 0;
+    while (left > stop && o < end) {
       const v = tt[p]!;
       p = v >>> 8;
       const c = v & 0xff;
@@ -175,7 +188,8 @@ export class BlockOutput {
     let rNToGo = this.rNToGo;
     let rTPos = this.rTPos;
     let o = pos;
-    while (left > 0 && o < end) {
+    const stop = left > CHUNK_SYMBOLS ? left - CHUNK_SYMBOLS : 0;
+    while (left > stop && o < end) {
       const v = tt[p]!;
       p = v >>> 8;
       let c = v & 0xff;

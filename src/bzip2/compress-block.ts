@@ -24,7 +24,6 @@ export class BlockCompressor {
   private readonly mtfv: Uint16Array;
   private readonly mtfFreq = new Int32Array(258);
   private readonly inUse = new Uint8Array(256);
-  private readonly unseqToSeq = new Uint8Array(256);
   private readonly sortWs: BlockSortWorkspace;
   private readonly mtfWs = new MtfWorkspace();
   private readonly sendWs = new SendWorkspace();
@@ -59,10 +58,7 @@ export class BlockCompressor {
     this.lastUsedFallback = this.sortWs.lastUsedFallback;
 
     const inUse = this.inUse;
-    inUse.fill(0);
-    for (let i = 0; i < nblock; i++) inUse[block[i]!] = 1;
-    let nInUse = 0;
-    for (let i = 0; i < 256; i++) if (inUse[i]) this.unseqToSeq[i] = nInUse++;
+    const nInUse = markInUse(block, nblock, inUse);
 
     w.reserve(16);
     w.bits(24, BLOCK_MAGIC_HI);
@@ -71,7 +67,7 @@ export class BlockCompressor {
     w.bits(1, 0); // never randomised
     w.bits(24, origPtr);
 
-    const nMTF = generateMTFValues(ptr, block, nblock, this.unseqToSeq, nInUse, this.mtfv, this.mtfFreq, this.mtfWs);
+    const nMTF = generateMTFValues(ptr, block, nblock, inUse, nInUse, this.mtfv, this.mtfFreq, this.mtfWs);
     sendMTFValues(this.mtfv, nMTF, this.mtfFreq, nInUse, inUse, w, this.sendWs, this.alignBlocks);
   }
 
@@ -83,6 +79,26 @@ export class BlockCompressor {
     this.compressBlock(block, nblock, blockCrc, w);
     return w.bytes().slice();
   }
+}
+
+/**
+ * Marks the byte values present in block[0, n) and returns how many there are. (Its own function,
+ * like every long loop here, so V8 compiles it whole instead of on-stack-replacing the caller.)
+ */
+function markInUse(block: Uint8Array, n: number, inUse: Uint8Array): number {
+  inUse.fill(0);
+  markBytes(block, n, inUse);
+  return countMarked(inUse);
+}
+
+function markBytes(block: Uint8Array, n: number, inUse: Uint8Array): void {
+  for (let i = 0; i < n; i++) inUse[block[i]!] = 1;
+}
+
+function countMarked(inUse: Uint8Array): number {
+  let nInUse = 0;
+  for (let i = 0; i < 256; i++) nInUse += inUse[i]!;
+  return nInUse;
 }
 
 /** "BZh" + level, written at the start of every stream. */

@@ -18,7 +18,10 @@ import { Rle1Splitter, type Rle1Block } from './rle1.js';
 export interface CompressOptions {
   /** 1..9: block size in units of 100 000 bytes, as bzip2 -1..-9. Default 9. */
   level?: number;
-  /** Worker threads; default one per core. 1 compresses on the calling thread. */
+  /**
+   * Worker threads; default one per core, at most as many as fit in 250 MB (7 at level 9, about
+   * 25 MB each). 1 compresses on the calling thread.
+   */
   threads?: number;
 }
 
@@ -27,13 +30,14 @@ export interface CompressOptions {
  * slice completes at most two blocks, and back-pressure applies within a large chunk too.
  */
 const FEED_SLICE_BYTES_PER_LEVEL = 80000;
+const WARM_UP_SLICE_BYTES = 4096;
 
 export function createCompressStream(options: CompressOptions = {}): Transform {
   return new Bzip2CompressStream(options);
 }
 
-function checkThreads(threads: number | undefined): number {
-  const t = threads ?? defaultThreadCount();
+function checkThreads(threads: number | undefined, level: number): number {
+  const t = threads ?? defaultThreadCount(level);
   if (!Number.isInteger(t) || t < 1) {
     throw new SnapcloneError('BZ2_BAD_THREADS', 'the number of threads must be a positive integer', {
       kind: 'usage',
@@ -48,6 +52,7 @@ class Bzip2CompressStream extends Transform {
   private readonly level: number;
   private readonly threads: number;
   private readonly maxInFlight: number;
+  private readonly blockBytes: number;
   private readonly splitter: Rle1Splitter;
   private local: BlockCompressor | undefined;
   private pool: CompressPool | undefined;
@@ -59,6 +64,7 @@ class Bzip2CompressStream extends Transform {
   private nextOut = 0;
   private combinedCrc = 0;
   private headerSent = false;
+  private splitterWarm = false;
   private flushing = false;
   private failure: Error | undefined;
   private waiters: (() => void)[] = [];
@@ -66,8 +72,9 @@ class Bzip2CompressStream extends Transform {
   constructor(options: CompressOptions) {
     super();
     this.level = checkLevel(options.level);
-    this.threads = checkThreads(options.threads);
+    this.threads = checkThreads(options.threads, this.level);
     this.maxInFlight = 2 * this.threads;
+    this.blockBytes = 100000 * this.level;
     this.splitter = new Rle1Splitter(
       this.level,
       (block) => this.onBlock(block),
@@ -101,9 +108,20 @@ class Bzip2CompressStream extends Transform {
 
   private async feed(chunk: Uint8Array): Promise<void> {
     const slice = FEED_SLICE_BYTES_PER_LEVEL * this.level;
-    for (let off = 0; off < chunk.length; off += slice) {
+    let off = 0;
+    if (!this.splitterWarm && chunk.length > WARM_UP_SLICE_BYTES) {
+      // The splitter's first call runs to the end on a small slice, so V8 has type feedback for
+      // all of it before it optimises the loop (else the optimised loop deoptimises on each call).
+      this.splitter.push(chunk.subarray(0, WARM_UP_SLICE_BYTES));
+      off = WARM_UP_SLICE_BYTES;
+    }
+    this.splitterWarm = true;
+    for (; off < chunk.length; off += slice) {
       if (this.failure) throw this.failure;
       this.splitter.push(chunk.subarray(off, Math.min(off + slice, chunk.length)));
+      // Start the workers once the input is likely to need more than one block, so they boot
+      // while the first block is still being split.
+      if (this.pool === undefined && this.threads > 1 && this.splitter.pendingBytes > this.blockBytes >> 1) this.startPool();
       while (this.nextSeq - this.nextOut >= this.maxInFlight && !this.failure) await this.waitForProgress();
     }
     if (this.failure) throw this.failure;
@@ -133,13 +151,17 @@ class Bzip2CompressStream extends Transform {
       this.emitReady();
       return;
     }
+    this.startPool().submit(seq, block.data, block.nblock, block.blockCrc);
+  }
+
+  private startPool(): CompressPool {
     this.pool ??= new CompressPool(
       { level: this.level },
       this.threads,
       (result) => this.onResult(result),
       (error) => this.onPoolError(error),
     );
-    this.pool.submit(seq, block.data, block.nblock, block.blockCrc);
+    return this.pool;
   }
 
   private onResult(result: PoolResult): void {

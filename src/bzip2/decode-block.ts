@@ -4,6 +4,7 @@
 
 import { BitReader, WIDE_NUMBER_FIELD } from './bit-reader.js';
 import { BZ_G_SIZE, BZ_MAX_ALPHA_SIZE, BZ_MAX_SELECTORS, BZ_N_GROUPS } from './constants.js';
+import type { DecodeFailure } from './decode-failure.js';
 import { HuffmanDecodeTables, LEN_STRIDE, LOOKUP_BITS, MAX_CODE_LEN } from './huffman-decode.js';
 
 /**
@@ -41,6 +42,14 @@ export class BlockDecoder {
   private readonly seqToUnseq = new Uint8Array(256);
   /** The MTF list, holding byte values (seqToUnseq already applied). */
   private readonly mtf = new Uint8Array(256);
+
+  // State of decodeMtfValues() between decodeGroup() calls.
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private fastEndBit = WIDE_NUMBER_FIELD;
+  private bitPos = WIDE_NUMBER_FIELD;
+  private symCount = 0;
+  private runLength = 0;
+  private runWeight = 1;
 
   // Results of the last decode().
   storedBlockCrc = WIDE_NUMBER_FIELD;
@@ -101,8 +110,17 @@ export class BlockDecoder {
     let nSelectors = br.bits(15);
     if (nSelectors < 1) throw br.fail('no selectors', '>= 1', 0);
     let list = 0x543210;
+    // In runs of 256: short calls get V8's normal optimisation instead of an on-stack replacement.
+    for (let i = 0; i < nSelectors; i += 256) list = this.readSelectorRun(i, Math.min(nSelectors, i + 256), nGroups, list);
+    if (nSelectors > BZ_MAX_SELECTORS) nSelectors = BZ_MAX_SELECTORS;
+    return nSelectors;
+  }
+
+  /** Selectors [from, to); `list` is the MTF list of table ids packed in nibbles, returned updated. */
+  private readSelectorRun(from: number, to: number, nGroups: number, list: number): number {
+    const br = this.reader;
     const sel = this.selectors;
-    for (let i = 0; i < nSelectors; i++) {
+    for (let i = from; i < to; i++) {
       let j = 0;
       while (br.bit() === 1) {
         j++;
@@ -115,8 +133,7 @@ export class BlockDecoder {
       // bzip2 1.0.8 reads up to 32767 selectors but uses only the first BZ_MAX_SELECTORS.
       if (i < BZ_MAX_SELECTORS) sel[i] = v;
     }
-    if (nSelectors > BZ_MAX_SELECTORS) nSelectors = BZ_MAX_SELECTORS;
-    return nSelectors;
+    return list;
   }
 
   /** BZ_X_CODING_1..3: a 5-bit start length, then per symbol delta steps ended by a 0 bit. */
@@ -138,132 +155,146 @@ export class BlockDecoder {
   }
 
   /**
-   * BZ_X_MTF_1..6: Huffman symbols, RUNA/RUNB runs (bijective base 2) and inverse MTF into tt.
-   * The bit window lives in locals; refills take whole bytes while 4 of them remain, and fall back
-   * to the reader's zero-feeding fill near the end so truncation is still detected.
+   * BZ_X_MTF_1..6: Huffman symbols, RUNA/RUNB runs (bijective base 2) and inverse MTF into tt, one
+   * group of 50 symbols per decodeGroup() call. The hot code lives in a function called thousands of
+   * times per block, so V8 optimises it once, early and normally, instead of compiling on-stack
+   * replacements of a block-long loop again and again (in every worker thread).
    */
   private decodeMtfValues(nInUse: number, nSelectors: number, nblockMax: number): void {
     const br = this.reader;
     const data = br.data;
-    const fastEnd = br.endByte - 4;
-    const { lookup, limit, base, perm, slowStart } = this.tables;
+    this.unzftab.fill(0);
+    const mtf = this.mtf;
+    for (let i = 0; i < nInUse; i++) mtf[i] = this.seqToUnseq[i]!;
+    this.view = new DataView(data.buffer, data.byteOffset, data.length);
+    this.fastEndBit = (br.endByte - 4) * 8;
+    this.bitPos = br.bitOffset;
+    this.symCount = 0;
+    this.runLength = 0;
+    this.runWeight = 1;
     const selectors = this.selectors;
+    const eob = nInUse + 1;
+    for (let groupNo = 0; ; groupNo++) {
+      if (groupNo >= nSelectors) {
+        this.seek(this.bitPos);
+        throw br.fail('ran out of selectors', `< ${nSelectors}`, groupNo);
+      }
+      if (this.decodeGroup(selectors[groupNo]!, eob, nblockMax)) break;
+    }
+    this.seek(this.bitPos);
+    br.checkEnd();
+    this.endBit = this.bitPos;
+    const nblock = this.symCount;
+    if (this.origPtr >= nblock) throw br.fail('origPtr out of range', `< ${nblock}`, this.origPtr);
+    this.nblock = nblock;
+  }
+
+  /**
+   * Decodes up to 50 symbols with table `t`; true once the end-of-block symbol was read. Symbols are
+   * read at a bit position with one unaligned 32-bit big-endian load each (DataView loads are
+   * inlined): no refill branch. Within 4 bytes of the end the reader takes over, which feeds zeros
+   * past the end and reports truncation.
+   */
+  private decodeGroup(t: number, eob: number, nblockMax: number): boolean {
+    const { lookup, limit, base, perm, slowStart } = this.tables;
+    const view = this.view;
+    const fastEndBit = this.fastEndBit;
     const tt = this.tt;
     const unzftab = this.unzftab;
     const mtf = this.mtf;
-    const seqToUnseq = this.seqToUnseq;
-    const EOB = nInUse + 1;
-    unzftab.fill(0);
-    for (let i = 0; i < nInUse; i++) mtf[i] = seqToUnseq[i]!;
-
-    // The symbols are read at a bit position with one unaligned 32-bit big-endian load each (DataView
-    // loads are inlined): no refill branch. Within 4 bytes of the end the reader takes over, which
-    // feeds zeros past the end and reports truncation.
-    const view = new DataView(data.buffer, data.byteOffset, data.length);
-    const fastEndBit = (br.endByte - 4) * 8;
-    let bitPos = br.bitOffset;
-    let groupNo = -1;
-    let nblock = 0;
-    let es = 0; // run length so far
-    let runWeight = 1; // libbzip2's N
-    const lookupShift = 32 - LOOKUP_BITS;
-    outer: for (;;) {
-      groupNo++;
-      if (groupNo >= nSelectors) {
-        this.seek(bitPos);
-        throw br.fail('ran out of selectors', `< ${nSelectors}`, groupNo);
+    const tOff = t << LOOKUP_BITS;
+    let bitPos = this.bitPos;
+    let nblock = this.symCount;
+    let es = this.runLength; // run of the front symbol so far
+    let runWeight = this.runWeight; // libbzip2's N
+    let ended = false;
+    for (let groupPos = 0; groupPos < BZ_G_SIZE; groupPos++) {
+      let window: number;
+      if (bitPos <= fastEndBit) {
+        window = view.getUint32(bitPos >>> 3) << (bitPos & 7);
+      } else {
+        window = this.windowNearEnd(bitPos);
       }
-      const t = selectors[groupNo]!;
-      const tOff = t << LOOKUP_BITS;
-      for (let groupPos = BZ_G_SIZE; groupPos > 0; groupPos--) {
-        let window: number;
-        if (bitPos <= fastEndBit) {
-          window = view.getUint32(bitPos >>> 3) << (bitPos & 7);
-        } else {
-          this.seek(bitPos);
-          br.fill();
-          br.checkEnd();
-          window = br.bitBuf;
+      let sym: number;
+      const entry = lookup[tOff + (window >>> (32 - LOOKUP_BITS))]!;
+      if (entry !== 0) {
+        sym = entry >>> 4;
+        bitPos += entry & 15;
+      } else {
+        // libbzip2's limit search, one length at a time (the window holds at least 25 bits).
+        const lOff = t * LEN_STRIDE;
+        let zn = slowStart[t]!;
+        let zvec = window >>> (32 - zn);
+        while (zvec > limit[lOff + zn]!) {
+          // bzip2 has consumed 21 bits when it gives up.
+          if (++zn > MAX_CODE_LEN) throw this.failAt(bitPos + 21, 'invalid Huffman code');
+          zvec = window >>> (32 - zn);
         }
-        let sym: number;
-        const entry = lookup[tOff + (window >>> lookupShift)]!;
-        if (entry !== 0) {
-          sym = entry >>> 4;
-          bitPos += entry & 15;
-        } else {
-          // libbzip2's limit search, one length at a time (the window holds at least 25 bits).
-          const lOff = t * LEN_STRIDE;
-          let zn = slowStart[t]!;
-          let zvec = window >>> (32 - zn);
-          for (;;) {
-            if (zn > MAX_CODE_LEN) {
-              // bzip2 has consumed 21 bits when it gives up.
-              this.seek(bitPos + 21);
-              throw br.fail('invalid Huffman code');
-            }
-            if (zvec <= limit[lOff + zn]!) break;
-            zn++;
-            zvec = window >>> (32 - zn);
-          }
-          bitPos += zn;
-          const idx = zvec - base[lOff + zn]!;
-          if (idx < 0 || idx >= EOB + 1) {
-            this.seek(bitPos);
-            throw br.fail('invalid Huffman code');
-          }
-          sym = perm[t * BZ_MAX_ALPHA_SIZE + idx]!;
-        }
-
-        if (sym <= 1) {
-          // RUNA (weight 1) or RUNB (weight 2), least significant digit first.
-          if (runWeight >= MAX_RUN_WEIGHT) {
-            this.seek(bitPos);
-            throw br.fail('run of repeated bytes too long', `< ${MAX_RUN_WEIGHT}`, runWeight);
-          }
-          es += (sym + 1) * runWeight;
-          runWeight <<= 1;
-          continue;
-        }
-        if (es > 0) {
-          const uc = mtf[0]!;
-          if (nblock + es > nblockMax) {
-            this.seek(bitPos);
-            throw br.fail('block longer than the stream level allows', `<= ${nblockMax} bytes`, nblock + es);
-          }
-          unzftab[uc]! += es;
-          if (es < 32) {
-            for (let k = nblock + es - 1; k >= nblock; k--) tt[k] = uc;
-          } else {
-            tt.fill(uc, nblock, nblock + es);
-          }
-          nblock += es;
-          es = 0;
-          runWeight = 1;
-        }
-        if (sym === EOB) break outer;
-        if (nblock >= nblockMax) {
-          this.seek(bitPos);
-          throw br.fail('block longer than the stream level allows', `<= ${nblockMax} bytes`, nblock + 1);
-        }
-        // Inverse MTF: rank sym-1 moves to the front. copyWithin costs a flat ~25 ns (a native
-        // call); a JS loop ~1.4 ns per byte, so it wins below 16.
-        const j = sym - 1;
-        const uc = mtf[j]!;
-        if (j < 16) {
-          for (let k = j; k > 0; k--) mtf[k] = mtf[k - 1]!;
-        } else {
-          mtf.copyWithin(1, 0, j);
-        }
-        mtf[0] = uc;
-        unzftab[uc]!++;
-        tt[nblock++] = uc;
+        bitPos += zn;
+        const idx = zvec - base[lOff + zn]!;
+        if (idx < 0 || idx > eob) throw this.failAt(bitPos, 'invalid Huffman code');
+        sym = perm[t * BZ_MAX_ALPHA_SIZE + idx]!;
       }
+
+      if (sym <= 1) {
+        // RUNA (weight 1) or RUNB (weight 2), least significant digit first.
+        if (runWeight >= MAX_RUN_WEIGHT) throw this.failAt(bitPos, 'run of repeated bytes too long', MAX_RUN_WEIGHT, runWeight);
+        es += (sym + 1) * runWeight;
+        runWeight <<= 1;
+        continue;
+      }
+      if (es > 0) {
+        const uc = mtf[0]!;
+        if (nblock + es > nblockMax) throw this.failAt(bitPos, 'block longer than the stream level allows', nblockMax, nblock + es);
+        unzftab[uc]! += es;
+        if (es < 32) {
+          for (let k = nblock + es - 1; k >= nblock; k--) tt[k] = uc;
+        } else {
+          tt.fill(uc, nblock, nblock + es);
+        }
+        nblock += es;
+        es = 0;
+        runWeight = 1;
+      }
+      if (sym === eob) {
+        ended = true;
+        break;
+      }
+      if (nblock >= nblockMax) throw this.failAt(bitPos, 'block longer than the stream level allows', nblockMax, nblock + 1);
+      // Inverse MTF: rank sym-1 moves to the front. copyWithin costs a flat ~25 ns (a native
+      // call); a JS loop ~1.4 ns per byte, so it wins below 16.
+      const j = sym - 1;
+      const uc = mtf[j]!;
+      if (j < 16) {
+        for (let k = j; k > 0; k--) mtf[k] = mtf[k - 1]!;
+      } else {
+        mtf.copyWithin(1, 0, j);
+      }
+      mtf[0] = uc;
+      unzftab[uc]!++;
+      tt[nblock++] = uc;
     }
-    this.seek(bitPos);
+    this.bitPos = bitPos;
+    this.symCount = nblock;
+    this.runLength = es;
+    this.runWeight = runWeight;
+    return ended;
+  }
+
+  /** The 32-bit window at `bitPos` within 4 bytes of the end (zeros past it); throws at a truncation. */
+  private windowNearEnd(bitPos: number): number {
+    const br = this.reader;
+    br.seek(bitPos);
+    br.fill();
     br.checkEnd();
-    this.endBit = bitPos;
-    if (this.origPtr >= nblock) throw br.fail('origPtr out of range', `< ${nblock}`, this.origPtr);
-    this.nblock = nblock;
+    // `| 0`: the field holds a double; the hot loop expects a 32-bit integer.
+    return br.bitBuf | 0;
+  }
+
+  /** A structural error found at `bitPos` (or the truncation bzip2 would have reported first). */
+  private failAt(bitPos: number, reason: string, limit?: number, actual?: number): DecodeFailure {
+    this.seek(bitPos);
+    return this.reader.fail(reason, limit === undefined ? undefined : `<= ${limit}`, actual);
   }
 
   /** Puts the reader at bit `bitPos` of its buffer (for its EOF accounting and error offsets). */

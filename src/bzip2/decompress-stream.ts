@@ -12,6 +12,7 @@ import { ByteWindow } from './byte-window.js';
 import { DecompressPool } from './parallel/decompress-pool.js';
 import { Signal } from './signal.js';
 import { StreamParser } from './stream-parser.js';
+import { warmUpDecoder } from './warm-up.js';
 
 export interface DecompressOptions {
   /**
@@ -59,6 +60,7 @@ class DecompressStream extends Transform implements EngineContext {
     if (!Number.isInteger(threads) || threads < 1) {
       throw new SnapcloneError('USAGE_BAD_THREADS', 'threads must be a positive integer', { kind: 'usage', actual: threads });
     }
+    warmUpDecoder();
     this.executor = threads === 1 ? new InlineExecutor() : new DecompressPool(threads, () => this.changed.notify(), options.workersAfterBytes);
     this.onWarning = options.onWarning;
   }
@@ -69,16 +71,27 @@ class DecompressStream extends Transform implements EngineContext {
       return;
     }
     this.window.append(chunk);
-    this.executor.onInput(this.window, this.parser.position);
+    if (!this.tellExecutor()) return;
     this.runLoop ??= this.run();
     this.changed.notify();
     if (this.window.liveBytes < this.executor.lookaheadBytes) callback();
     else this.heldCallback = callback;
   }
 
+  /** New input for the executor (scanning, dispatching); false if that failed and destroyed us. */
+  private tellExecutor(): boolean {
+    try {
+      this.executor.onInput(this.window, this.parser.position);
+      return true;
+    } catch (e) {
+      this.destroy(e as Error);
+      return false;
+    }
+  }
+
   override _flush(callback: TransformCallback): void {
     this.window.final = true;
-    this.executor.onInput(this.window, this.parser.position);
+    if (!this.tellExecutor()) return;
     this.runLoop ??= this.run();
     this.changed.notify();
     void this.runLoop.then(() => {

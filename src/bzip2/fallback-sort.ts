@@ -3,12 +3,12 @@
 // Spec ../shared/spec/bzip2.md §2.3: remove the period first (u^k sorts like u), then rotate the
 // block to its least rotation, a Lyndon word, whose rotations sort exactly like its suffixes.
 
-import { SaisWorkspace, suffixSort } from './sais.js';
+import { SaisWorkspace, suffixSortBytes } from './sais.js';
 
 export class FallbackSortWorkspace {
   readonly sais = new SaisWorkspace();
   text = new Uint8Array(0);
-  failure = new Int32Array(0);
+  failure: Int32Array = new Int32Array(0);
 }
 
 /**
@@ -40,7 +40,7 @@ export function fallbackSort(block: Uint8Array, n: number, ptr: Int32Array, ws: 
     text[i] = block[x]!;
     if (++x === n) x = 0;
   }
-  suffixSort(text, ptr, n, 256, ws.sais);
+  suffixSortBytes(text, ptr, n, ws.sais);
   // Suffix i of the rotated text is rotation (i + m) mod n of the block.
   for (let i = 0; i < n; i++) {
     let r = ptr[i]! + m;
@@ -78,7 +78,7 @@ export function leastRotation(s: Uint8Array, n: number): number {
 
 /** The smallest p dividing n such that s is (s[0, p))^(n/p), from the KMP failure function. */
 export function cyclicPeriod(s: Uint8Array, n: number, ws: FallbackSortWorkspace): number {
-  if (ws.failure.length < n + 1) ws.failure = new Int32Array(Math.max(n + 1, ws.failure.length * 2));
+  if (ws.failure.length < n + 1) ws.failure = new Int32Array(n + 1);
   const fail = ws.failure;
   fail[0] = -1;
   let k = -1;

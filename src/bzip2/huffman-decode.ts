@@ -71,7 +71,8 @@ export class HuffmanDecodeTables {
     }
     const lookup = this.lookup;
     const tOff = t << LOOKUP_BITS;
-    lookup.fill(0, tOff, tOff + (1 << LOOKUP_BITS));
+    // Plain loops rather than TypedArray fill(): they compile to far less code (this runs per table).
+    for (let i = tOff; i < tOff + (1 << LOOKUP_BITS); i++) lookup[i] = 0;
     if (oversubscribed) {
       this.slowStart[t] = minLen;
       return;
@@ -85,7 +86,7 @@ export class HuffmanDecodeTables {
       for (let c = 0; c < count[l]!; c++) {
         const entry = (this.perm[pOff + k++]! << 4) | l;
         const first = tOff + (code << shift);
-        lookup.fill(entry, first, first + (1 << shift));
+        for (let i = first; i < first + (1 << shift); i++) lookup[i] = entry;
         code++;
       }
       code <<= 1;

@@ -63,6 +63,11 @@ export class Rle1Splitter {
     this.buf = allocate(this.bufferBytes);
   }
 
+  /** Post-RLE1 bytes in the block being filled. */
+  get pendingBytes(): number {
+    return this.nblock;
+  }
+
   push(chunk: Uint8Array): void {
     if (this.finished) throw new Error('Rle1Splitter.push after finish');
     const end = chunk.length;
@@ -73,11 +78,40 @@ export class Rle1Splitter {
     let len = this.runLength;
     // Start of the raw span of this chunk that belongs to the current block (for the CRC).
     let spanStart = 0;
-    for (let i = 0; i < end; i++) {
+    let i = 0;
+    while (i < end) {
+      if (len === 1) {
+        // Fast path: while each byte differs from the one before, every byte flushes the previous
+        // one as a run of 1, in a tight loop. At most limit − nb flushes may happen before the
+        // block can close (nb < limit here: a full block closes at once).
+        let j = i;
+        let prev = ch;
+        const stop = end - i < limit - nb ? end : i + (limit - nb);
+        while (j < stop) {
+          const c = chunk[j]!;
+          if (c === prev) break;
+          buf[nb++] = prev;
+          prev = c;
+          j++;
+        }
+        if (j > i) {
+          ch = prev;
+          i = j;
+          if (nb >= limit) {
+            // Block full: the last byte of the stretch stays pending and starts the next block.
+            this.crc = bzCrcUpdate(this.crc, chunk, spanStart, i - 1);
+            this.rawBytes += i - 1 - spanStart;
+            this.emit(buf, nb);
+            buf = this.buf;
+            nb = 0;
+            spanStart = i - 1;
+          }
+          if (i >= end) break;
+        }
+      }
       const c = chunk[i]!;
       if (c !== ch) {
         if (len === 1) {
-          // The common case: a run of one.
           buf[nb++] = ch;
         } else if (len > 0) {
           nb = writeRun(buf, nb, ch, len);
@@ -107,6 +141,7 @@ export class Rle1Splitter {
       } else {
         len++;
       }
+      i++;
     }
     this.crc = bzCrcUpdate(this.crc, chunk, spanStart, end);
     this.rawBytes += end - spanStart;

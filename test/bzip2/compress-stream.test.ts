@@ -125,3 +125,30 @@ describe('createCompressStream', () => {
     expect(() => createCompressStream(options)).toThrow(expect.objectContaining({ code, kind: 'usage' }));
   });
 });
+
+describe('CompressPool', () => {
+  it('reports a block that fails in a worker as BZ2_WORKER_FAILED and stops its workers', async () => {
+    const { CompressPool } = await import('../../src/bzip2/parallel/compress-pool.js');
+    const failure = await new Promise<unknown>((resolve) => {
+      const pool = new CompressPool({ level: 1 }, 1, () => resolve(new Error('unexpected result')), resolve);
+      // More post-RLE1 bytes than a level-1 block may hold: the worker's encoder refuses it.
+      pool.submit(0, new Uint8Array(200_000), 150_000, 0);
+    });
+    expect(failure).toMatchObject({ code: 'BZ2_WORKER_FAILED', kind: 'internal' });
+    await waitForWorkersToExit();
+  });
+});
+
+describe('defaultThreadCount', () => {
+  it('is one per core, but no more than fit in 250 MB', async () => {
+    const { availableParallelism } = await import('node:os');
+    const { defaultThreadCount } = await import('../../src/bzip2/parallel/compress-pool.js');
+    for (const level of [1, 5, 9]) {
+      const t = defaultThreadCount(level);
+      expect(t).toBeGreaterThanOrEqual(1);
+      expect(t).toBeLessThanOrEqual(availableParallelism());
+    }
+    expect(defaultThreadCount(9)).toBeLessThanOrEqual(7);
+    expect(defaultThreadCount(1)).toBeGreaterThanOrEqual(defaultThreadCount(9));
+  });
+});

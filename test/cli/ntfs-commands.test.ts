@@ -195,18 +195,6 @@ describe.skipIf(!HAVE_NTFSCLONE)('save-image, restore-image and info on damaged 
     expect(await readdir(dir).then((f) => f.filter((x) => x.endsWith('.tmp')))).toEqual([]);
   });
 
-  it('refuses bzip2 until it is wired in, with a clear message', async () => {
-    const v = await fixtureVolume('demo');
-    const r = await runCli(['save-image', v, '-o', join(dir, 'x.img.bz2'), '-q']);
-    expect([r.status, errorCode(r.stderr)]).toEqual([2, 'USAGE_BZIP2_NOT_AVAILABLE']);
-    const bz = join(dir, 'x.bz2');
-    await writeFile(bz, Buffer.from('BZh91AY&SY'));
-    const t = await runCli(['restore-image', bz, join(dir, 'x.raw'), '-q']);
-    expect([t.status, errorCode(t.stderr)]).toEqual([2, 'USAGE_BZIP2_NOT_AVAILABLE']);
-    const s = await runCli(['restore-image', '-', join(dir, 'y.raw'), '-q'], { input: Buffer.from('BZh91AY&SY') });
-    expect([s.status, errorCode(s.stderr)]).toEqual([3, 'IMG_BAD_MAGIC']);
-  });
-
   it('leaves no target behind when the image is truncated, and names the offset', async () => {
     const v = await fixtureVolume('demo');
     const img = join(dir, 'trunc.img');

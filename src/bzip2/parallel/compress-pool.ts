@@ -16,9 +16,22 @@ export interface PoolResult {
   buffer: Uint8Array;
 }
 
-/** Threads to use when the caller does not say: one per core the process may use. */
-export function defaultThreadCount(): number {
-  return Math.max(1, availableParallelism());
+/** Resident memory the process needs besides its compression threads (Node, the main thread). */
+const BASE_MEMORY_BYTES = 65e6;
+/** What one more compression thread costs: its isolate, and about 15 bytes per block byte. */
+function threadMemoryBytes(level: number): number {
+  return 12e6 + 15 * 100000 * level;
+}
+/** The default thread count keeps the whole process under this (spec: 250 MB at -9). */
+const MEMORY_BUDGET_BYTES = 250e6;
+
+/**
+ * Threads to use when the caller does not say: one per core the process may use, but no more than
+ * fit in MEMORY_BUDGET_BYTES (7 at -9, measured 25 MB per thread; 13 at -1).
+ */
+export function defaultThreadCount(level: number): number {
+  const byMemory = Math.floor((MEMORY_BUDGET_BYTES - BASE_MEMORY_BYTES) / threadMemoryBytes(level));
+  return Math.max(1, Math.min(availableParallelism(), byMemory));
 }
 
 /**

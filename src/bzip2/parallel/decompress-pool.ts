@@ -41,6 +41,8 @@ interface Job {
   /** The job got all the input the block could possibly need: running out is a real error. */
   complete: boolean;
   slot: Slot | undefined;
+  /** The worker has begun decoding it (until then the main thread may take it back). */
+  started: boolean;
   header: HeaderMessage | undefined;
   failure: FailureMessage | undefined;
   pieces: Uint8Array[];
@@ -50,7 +52,7 @@ interface Job {
 
 let liveWorkers = 0;
 /** How blocks were decoded, over all pools (for tests: the parallel path must really be taken). */
-export const poolStats = { blocksFromWorkers: 0, blocksFromMainThread: 0, blocksRedoneInline: 0, blocksInline: 0 };
+export const poolStats = { blocksFromWorkers: 0, blocksFromMainThread: 0, blocksTakenBack: 0, blocksRedoneInline: 0, blocksInline: 0 };
 
 /** A candidate the main thread decoded speculatively while waiting; emitted when the parser gets there. */
 interface LocalJob {
@@ -172,7 +174,16 @@ export class DecompressPool implements BlockExecutor {
   private async consume(job: Job, req: BlockRequest, ctx: EngineContext): Promise<BlockResult> {
     while (!job.header && !job.failure) {
       this.throwIfFatal();
-      if (!this.takeLocal()) await ctx.waitForChange();
+      if (this.takeLocal()) continue;
+      if (this.waitsBehindAnother(job)) {
+        // Its worker is still decoding an earlier block (slow, or short of CPU) and this thread has
+        // nothing else to do: take the block back.
+        this.drop(job);
+        this.dispatch();
+        poolStats.blocksTakenBack++;
+        return this.inline.runBlock(req, ctx);
+      }
+      await ctx.waitForChange();
     }
     const h = job.header;
     if (!h || !this.fitsLevel(req, h.nblock, h.origPtr)) {
@@ -207,6 +218,12 @@ export class DecompressPool implements BlockExecutor {
     this.dispatch();
     poolStats.blocksFromWorkers++;
     return { storedCrc: h.storedCrc, computedCrc: job.crc, endBit: job.startByte * 8 + h.endBit };
+  }
+
+  /** True if the job's worker has not begun it and is still decoding an earlier one. */
+  private waitsBehindAnother(job: Job): boolean {
+    const first = job.slot?.jobs[0];
+    return !job.started && first !== undefined && first !== job && !first.header && !first.failure;
   }
 
   /**
@@ -304,6 +321,7 @@ export class DecompressPool implements BlockExecutor {
         startByte,
         complete: range.complete,
         slot,
+        started: false,
         header: undefined,
         failure: undefined,
         pieces: [],
@@ -354,6 +372,9 @@ export class DecompressPool implements BlockExecutor {
     const job = this.jobsById.get(msg.id);
     if (!job) return; // dropped: a late message from a cancelled job
     switch (msg.type) {
+      case 'started':
+        job.started = true;
+        break;
       case 'header':
         job.header = msg;
         break;

@@ -33,6 +33,12 @@ export interface CancelMessage {
 
 export type ToWorker = JobMessage | CreditMessage | CancelMessage;
 
+/** The worker begins decoding a job (until then the main thread may take the job back). */
+export interface StartedMessage {
+  type: 'started';
+  id: number;
+}
+
 export interface HeaderMessage {
   type: 'header';
   id: number;
@@ -66,4 +72,4 @@ export interface DoneMessage {
   crc: number;
 }
 
-export type FromWorker = HeaderMessage | FailureMessage | PieceMessage | DoneMessage;
+export type FromWorker = StartedMessage | HeaderMessage | FailureMessage | PieceMessage | DoneMessage;

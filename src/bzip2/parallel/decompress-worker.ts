@@ -7,10 +7,12 @@ import { parentPort } from 'node:worker_threads';
 import { BlockOutput, PIECE_BYTES } from '../block-output.js';
 import { BlockDecoder } from '../decode-block.js';
 import { DecodeFailure } from '../decode-failure.js';
+import { warmUpDecoder } from '../warm-up.js';
 import { JOBS_PER_WORKER, type FromWorker, type JobMessage, type ToWorker } from './decompress-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('decompress-worker.js must run in a worker thread');
+warmUpDecoder();
 
 interface Task {
   id: number;
@@ -51,6 +53,7 @@ function fail(task: Task, e: unknown): void {
 function decode(task: Task): boolean {
   const job = task.job!;
   task.job = undefined; // its input is no longer needed
+  post({ type: 'started', id: task.id });
   try {
     task.decoder.decode(job.bytes, job.bytes.length, job.startBit, job.maxBlockBytes);
   } catch (e) {
@@ -85,15 +88,36 @@ function pump(task: Task): boolean {
   return true;
 }
 
-/** Works through the held tasks in order: every block gets decoded, output flows as credit allows. */
+let workScheduled = false;
+
+/**
+ * Works through the held tasks in order: output flows as credit allows, and the next block is
+ * decoded in a later turn of the event loop, so that a cancel (the main thread taking the job back)
+ * is seen first.
+ */
 function work(): void {
+  workScheduled = false;
+  let decoded = false;
   for (let i = 0; i < tasks.length; ) {
     const task = tasks[i]!;
     const before = tasks.length;
-    if (task.job && !decode(task)) continue;
-    if (!pump(task)) continue;
-    if (tasks.length === before) i++;
+    if (task.job) {
+      if (decoded) {
+        scheduleWork(); // one block per turn
+        return;
+      }
+      decoded = true;
+      if (!decode(task)) continue; // failed: removed
+    }
+    if (!pump(task)) continue; // failed: removed
+    if (tasks.length === before) i++; // waiting for credit
   }
+}
+
+function scheduleWork(): void {
+  if (workScheduled) return;
+  workScheduled = true;
+  setImmediate(work);
 }
 
 port.on('message', (msg: ToWorker) => {

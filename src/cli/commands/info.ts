@@ -8,6 +8,8 @@ import { SnapcloneError } from '../../core/errors.js';
 import { formatBytes } from '../../core/units.js';
 import { ImageDecoder, type DecodeSummary } from '../../image/image-decoder.js';
 import { looksLikeImage, type ImageHeader } from '../../image/image-header.js';
+import { looksLikeBzip2 } from '../../bzip2/index.js';
+import { openImageInput } from '../../backup/image-input.js';
 import { imageSizeBytes } from '../../image/image-encoder.js';
 import { computeSaveSet } from '../../ntfs/cluster-accounting.js';
 import { NtfsVolume } from '../../ntfs/volume.js';
@@ -41,7 +43,7 @@ async function runInfo(path: string, opts: InfoOptions): Promise<void> {
   try {
     const head = new Uint8Array(16);
     await file.readAt(head, 0);
-    isImage = looksLikeImage(head);
+    isImage = looksLikeImage(head) || looksLikeBzip2(head);
     if (!isImage) return await volumeInfo(path, file, opts);
   } finally {
     await file.close();
@@ -116,8 +118,9 @@ async function imageInfo(path: string, opts: InfoOptions): Promise<void> {
   let header: ImageHeader | undefined;
   let summary: DecodeSummary | undefined;
   const progress = progressFromOptions({ quiet: opts.quiet || !opts.verify });
-  const input = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1024 * 1024 });
   const warnings: string[] = [];
+  const raw = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1024 * 1024 });
+  const input = await openImageInput(raw, { onWarning: (w) => warnings.push(w.message) });
   const decoder = new ImageDecoder(
     {
       header(h) {
@@ -130,7 +133,7 @@ async function imageInfo(path: string, opts: InfoOptions): Promise<void> {
   try {
     let total = 0;
     let begun = false;
-    for await (const chunk of input) {
+    for await (const chunk of input.chunks) {
       decoder.push(chunk as Uint8Array);
       total += (chunk as Uint8Array).byteLength;
       if (header && !opts.verify) break;
@@ -144,17 +147,20 @@ async function imageInfo(path: string, opts: InfoOptions): Promise<void> {
     }
     if (opts.verify || !header) {
       summary = decoder.end();
+      // A compressed image is read to its end, so its last block and stream CRCs are checked too.
+      if (opts.verify) summary.trailingBytes += await input.finish();
       if (begun) progress.end();
     }
   } catch (e) {
     throw e instanceof SnapcloneError && path !== '-' ? e.withPath(path) : e;
   } finally {
-    if (input !== process.stdin) (input as ReturnType<typeof createReadStream>).destroy();
+    input.destroy();
   }
   const h = header as ImageHeader;
   const obj: Record<string, unknown> = {
     kind: 'ntfsclone-image',
     path,
+    compressed: input.compressed ? 'bzip2' : undefined,
     version: `${h.major_ver}.${h.minor_ver}`,
     clusterSize: h.cluster_size,
     deviceBytes: h.device_size,
@@ -164,7 +170,7 @@ async function imageInfo(path: string, opts: InfoOptions): Promise<void> {
     offsetToImageData: h.offset_to_image_data,
   };
   const lines: [string, unknown][] = [
-    ['ntfsclone image', path],
+    ['ntfsclone image', input.compressed ? `${path} (bzip2-compressed)` : path],
     ['Image version', obj.version],
     ['Cluster size', `${h.cluster_size} bytes`],
     ['Image volume size', `${h.nr_clusters * h.cluster_size} bytes (${formatBytes(h.nr_clusters * h.cluster_size)})`],
