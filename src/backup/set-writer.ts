@@ -12,6 +12,7 @@ import { SnapcloneError } from '../core/errors.js';
 import { syncDirectory } from '../io/atomic-file.js';
 import { onShutdown } from '../io/shutdown.js';
 import { ioError } from '../io/source-file.js';
+import { writeFully } from '../io/write-fully.js';
 import { encodeManifest, MANIFEST_FILE, type Manifest, type ManifestFile } from './manifest.js';
 import type { ResourceJournal } from './resource-journal.js';
 import { currentOwner } from './process-owner.js';
@@ -125,7 +126,7 @@ export class SetWriter {
     let handle: FileHandle | undefined;
     try {
       handle = await open(manifestPath, 'wx', FILE_MODE);
-      await writeAll(handle, bytes, 0, manifestPath);
+      await writeFully(handle, bytes, 0, manifestPath);
       await handle.sync();
     } catch (e) {
       throw ioError(e, manifestPath, 'write');
@@ -214,7 +215,7 @@ class HashingFileSink {
         this.hash.update(chunk);
         const at = this.position;
         this.position += chunk.byteLength;
-        writeAll(this.handle, chunk, at, this.path).then(() => callback(), callback);
+        writeFully(this.handle, chunk, at, this.path).then(() => callback(), callback);
       },
       final: (callback) => {
         this.handle.sync().then(
@@ -237,16 +238,5 @@ class HashingFileSink {
     if (this.closed) return;
     this.closed = true;
     await this.handle.close().catch(() => {});
-  }
-}
-
-async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number, path: string): Promise<void> {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    try {
-      done += (await handle.write(bytes, done, bytes.byteLength - done, position + done)).bytesWritten;
-    } catch (e) {
-      throw ioError(e, path, 'write');
-    }
   }
 }

@@ -10,6 +10,7 @@ import { SnapcloneError } from '../core/errors.js';
 import { createAtomicFile, type AtomicFile } from './atomic-file.js';
 import { refuseMounted } from './mount-check.js';
 import { blockDeviceSizeBytes, ioError, pathKind } from './source-file.js';
+import { writeFully } from './write-fully.js';
 
 /** What a restore needs to know about the volume before the first write. */
 export interface RestoreGeometry {
@@ -38,19 +39,6 @@ export interface RestoreTarget {
 /** ntfsclone's rule for a target: it must hold nr_clusters * cluster_size + 512 bytes. */
 export function minimumTargetBytes(g: RestoreGeometry): number {
   return g.nrClusters * g.clusterSize + 512;
-}
-
-async function writeFully(handle: FileHandle, bytes: Uint8Array, position: number, path: string): Promise<void> {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    let n: number;
-    try {
-      ({ bytesWritten: n } = await handle.write(bytes, done, bytes.byteLength - done, position + done));
-    } catch (e) {
-      throw ioError(e, path, `write ${bytes.byteLength} bytes at offset ${position + done} of`);
-    }
-    done += n;
-  }
 }
 
 /** pwritev until everything is written (a short write resumes in the middle of a piece). */

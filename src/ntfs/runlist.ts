@@ -124,3 +124,17 @@ export function forEachRun(
     throw runError(ctx, 'the mapping pairs do not end at highest_vcn', start, `last VCN ${highestVcn}`, vcn - 1);
   }
 }
+
+/** Index of the run containing `vcn`, or of the first run after it (binary search: a fragmented
+ * `$MFT` has thousands of runs and the walk asks for every record). */
+export function findRunIndex(runs: readonly Run[], vcn: number): number {
+  let lo = 0;
+  let hi = runs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const r = runs[mid] as Run;
+    if (r.vcn + r.length <= vcn) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -5,7 +5,7 @@
 
 import { SnapcloneError } from '../core/errors.js';
 import type { ReadAt } from '../core/read-at.js';
-import { LCN_HOLE, type Run } from './runlist.js';
+import { findRunIndex, LCN_HOLE, type Run } from './runlist.js';
 
 export interface NonResidentStream {
   runs: Run[];
@@ -29,7 +29,7 @@ export async function readStream(
   const end = streamOffset + target.byteLength;
   const initEnd = Math.min(end, stream.initializedSize);
   let pos = streamOffset;
-  let runIndex = findRun(stream.runs, Math.floor(pos / clusterSize));
+  let runIndex = findRunIndex(stream.runs, Math.floor(pos / clusterSize));
   while (pos < initEnd) {
     const vcn = Math.floor(pos / clusterSize);
     while (runIndex < stream.runs.length && vcn >= (stream.runs[runIndex] as Run).vcn + (stream.runs[runIndex] as Run).length) runIndex++;
@@ -60,17 +60,4 @@ export async function readStream(
     pos = spanEnd;
   }
   if (initEnd < end) target.subarray(Math.max(0, initEnd - streamOffset)).fill(0);
-}
-
-/** Index of the run containing `vcn`, or of the first run after it (binary search). */
-function findRun(runs: Run[], vcn: number): number {
-  let lo = 0;
-  let hi = runs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const r = runs[mid] as Run;
-    if (r.vcn + r.length <= vcn) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -10,7 +10,7 @@ import { AT_ATTRIBUTE_LIST, AT_DATA, AT_VOLUME_INFORMATION, readAttributes, type
 import { decodeAttributeList, type AttributeListEntry } from './attribute-list.js';
 import { BOOT_SECTOR_BYTES, decodeBootSector, type BootSector } from './boot-sector.js';
 import { decodeMftRecord, hasFileMagic, type MftRecordHeader } from './mft-record.js';
-import { decodeRunlist, type Run } from './runlist.js';
+import { decodeRunlist, findRunIndex, type Run } from './runlist.js';
 import { readStream, type NonResidentStream } from './stream-reader.js';
 
 export const MFT_RECORD_MFT = 0;
@@ -137,16 +137,8 @@ export class NtfsVolume {
   recordVolumeOffset(n: number): number {
     const streamOffset = n * this.boot.mftRecordSize;
     const vcn = Math.floor(streamOffset / this.boot.clusterSize);
-    // Binary search: a fragmented $MFT has thousands of runs and the walk asks for every record.
     const runs = this.mft.runs;
-    let lo = 0;
-    let hi = runs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const r = runs[mid] as Run;
-      if (r.vcn + r.length <= vcn) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = findRunIndex(runs, vcn);
     const run = runs[lo];
     return run && vcn >= run.vcn && run.lcn >= 0 ? run.lcn * this.boot.clusterSize + (streamOffset - run.vcn * this.boot.clusterSize) : -1;
   }

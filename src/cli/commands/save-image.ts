@@ -3,7 +3,7 @@
 // Spec: /work/shared/spec/ntfsclone-format.md §4 and §6.
 
 import { Command, Option } from 'commander';
-import { realpath, stat, statfs, type FileHandle } from 'node:fs/promises';
+import { realpath, stat, statfs } from 'node:fs/promises';
 import { PassThrough, type Transform } from 'node:stream';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -12,7 +12,8 @@ import { formatBytes, parseIntegerOption } from '../../core/units.js';
 import { createCompressStream } from '../../bzip2/index.js';
 import { prepareSave } from '../../backup/save-image.js';
 import { createAtomicFile, refuseExisting } from '../../io/atomic-file.js';
-import { ioError, pathKind } from '../../io/source-file.js';
+import { pathKind } from '../../io/source-file.js';
+import { writeFully } from '../../io/write-fully.js';
 import { progressFromOptions } from '../progress.js';
 import type { Progress } from '../../core/progress.js';
 
@@ -114,7 +115,7 @@ async function runSaveImage(source: string, opts: SaveImageCliOptions): Promise<
         let position = 0;
         for await (const chunk of prepared.stream(progress)) {
           const bytes = chunk as Uint8Array;
-          await writeAll(file.handle, bytes, position, file.temporaryPath);
+          await writeFully(file.handle, bytes, position, file.temporaryPath);
           position += bytes.byteLength;
         }
       }
@@ -138,17 +139,6 @@ function warnUnreadable(progress: Progress, records: number[]): void {
     `warning: ${records.length} in-use MFT record(s) failed their checksums and were skipped, as ntfsclone skips them ` +
       `(first: ${records.slice(0, 5).join(', ')}); run chkdsk /f`,
   );
-}
-
-async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number, path: string): Promise<void> {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    try {
-      done += (await handle.write(bytes, done, bytes.byteLength - done, position + done)).bytesWritten;
-    } catch (e) {
-      throw ioError(e, path, 'write');
-    }
-  }
 }
 
 /** ntfsclone's free-space check for file outputs, before anything is written. */
