@@ -8,6 +8,7 @@ import { isSnapcloneError, SnapcloneError } from '../core/errors.js';
 import { AgentClient, withFrozenGuest, type AgentClientEvent } from '../agent/agent-client.js';
 import type { AgentIdentity, AuthorizedKey } from '../agent/keys.js';
 import type { AgentReply } from '../agent/messages.js';
+import { readKnownAgents, rememberAgent } from './known-agents.js';
 import type { Manifest } from './manifest.js';
 
 export interface GuestFreezeOptions {
@@ -20,6 +21,11 @@ export interface GuestFreezeOptions {
   allowUnquiesced: boolean;
   /** The agent thaws on its own after this long, whatever happens (default: the agent's). */
   maxFreezeSeconds?: number;
+  /**
+   * STATE_DIR/known-agents: without agentKey, the key recorded there for this address is required,
+   * and a first agent's key is recorded (trust on first use, as ssh's known_hosts).
+   */
+  knownAgentsPath?: string;
   /** Every client event (tests check the order freeze, snapshot, thaw). */
   onEvent?: (e: AgentClientEvent) => void;
   log?: (message: string) => void;
@@ -46,18 +52,40 @@ export class GuestFreeze {
    */
   static async connect(options: GuestFreezeOptions): Promise<GuestFreeze> {
     const g = new GuestFreeze(options);
+    const known = options.agentKey === undefined && options.knownAgentsPath !== undefined ? (await readKnownAgents(options.knownAgentsPath)).get(options.address) : undefined;
+    const pin = options.agentKey ?? known;
     try {
-      g.client = await AgentClient.connect(options.address, options.identity, {
-        ...(options.agentKey === undefined ? {} : { agentKey: options.agentKey }),
-        onEvent: (e) => g.onEvent(e),
-      });
+      try {
+        g.client = await AgentClient.connect(options.address, options.identity, {
+          ...(pin === undefined ? {} : { agentKey: pin }),
+          onEvent: (e) => g.onEvent(e),
+        });
+      } catch (e) {
+        throw known !== undefined ? withKnownAgentHint(e, options.address, options.knownAgentsPath as string) : e;
+      }
       options.log?.(`agent ${g.client.agent.name} at ${options.address} authenticated`);
+      if (options.agentKey === undefined && options.knownAgentsPath !== undefined) await g.recordFirstContact(options.knownAgentsPath, known);
     } catch (e) {
+      await g.client?.close().catch(() => {});
+      g.client = undefined;
       if (!options.allowUnquiesced) throw unquiescedError(e, options.address);
       g.connectError = e;
       options.log?.(`warning: cannot reach the agent at ${options.address} (${describe(e)}): the backup will be crash-consistent (--allow-unquiesced)`);
     }
     return g;
+  }
+
+  /** Trust on first use: records a new agent's host key, warns about an agent that has none. */
+  private async recordFirstContact(path: string, known: string | undefined): Promise<void> {
+    const fingerprint = this.client?.agentHostKey;
+    if (fingerprint === undefined) {
+      this.options.log?.(
+        `warning: the agent at ${this.options.address} has no host key, so nothing proves it is your guest's: start it with --host-key (see snapclone agent --help)`,
+      );
+    } else if (known === undefined) {
+      await rememberAgent(path, this.options.address, fingerprint);
+      this.options.log?.(`agent host key ${fingerprint} recorded in ${path}: later backups require it (first contact)`);
+    }
   }
 
   /** Runs `create` (the snapshot) while the guest is frozen; see the file comment. */
@@ -130,7 +158,22 @@ function unquiescedError(e: unknown, address: string): SnapcloneError {
   const base = isSnapcloneError(e) ? e : undefined;
   return new SnapcloneError(base?.code ?? 'AGENT_FREEZE_FAILED', `the guest could not be frozen through its agent at ${address}: ${base?.message ?? String(e)}; no snapshot was taken`, {
     kind: base?.kind ?? 'external',
-    hint: 'fix the agent (see `snapclone agent status`), or add --allow-unquiesced for a crash-consistent backup',
+    ...(base?.path === undefined ? {} : { path: base.path }),
+    hint: base?.hint ?? 'fix the agent (see `snapclone agent status`), or add --allow-unquiesced for a crash-consistent backup',
+    cause: e,
+  });
+}
+
+/** A known agent's key changed or vanished: say where the recorded key is and how to accept a new one. */
+function withKnownAgentHint(e: unknown, address: string, path: string): unknown {
+  if (!isSnapcloneError(e) || (e.code !== 'AGENT_HOST_KEY_MISMATCH' && e.code !== 'AGENT_HOST_KEY_MISSING')) return e;
+  const what = e.code === 'AGENT_HOST_KEY_MISSING' ? 'presented no host key' : 'presented another host key';
+  return new SnapcloneError(e.code, `the agent at ${address} ${what} than the one recorded at its first contact (a man in the middle, or another machine)`, {
+    kind: e.kind,
+    path,
+    ...(e.expected === undefined ? {} : { expected: e.expected }),
+    ...(e.actual === undefined ? {} : { actual: e.actual }),
+    hint: `if the guest's agent key was replaced on purpose, delete the line for ${address} in ${path} (or pass --agent-key with the new key)`,
     cause: e,
   });
 }

@@ -18,6 +18,7 @@ import { imageDisk } from './backup-disk.js';
 import { classifySource, defaultLabel, refuseMountedSource, type BackupSource } from './backup-source.js';
 import { planDiskBackup } from './disk-plan.js';
 import { GuestFreeze, type GuestFreezeOptions } from './guest-freeze.js';
+import { knownAgentsPath } from './known-agents.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type Consistency, type Manifest } from './manifest.js';
 import { pruneSets, type PruneResult } from './prune-sets.js';
 import { recoverLeftovers, type RecoveryReport } from './recover-leftovers.js';
@@ -97,7 +98,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupReport> {
   }
 
   let freeze: GuestFreeze | undefined;
-  if (options.agent && source.kind === 'lv') freeze = await GuestFreeze.connect({ ...options.agent, log: (m) => progress.note(m) });
+  if (options.agent && source.kind === 'lv') freeze = await GuestFreeze.connect({ knownAgentsPath: knownAgentsPath(options.stateDir), ...options.agent, log: (m) => progress.note(m) });
   let read: ReadSession;
   try {
     read = source.kind === 'lv' ? await openLvSession(source, options, progress, freeze) : await openLiveSession(source, options, progress, warn);
