@@ -105,6 +105,40 @@ describe.skipIf(!HAVE_NTFSCLONE)('backup, verify, list and restore of a disk ima
     ]);
   });
 
+  it('verify --all DIR checks every set of a destination: one damaged set fails it (exit 7, named), unfinished ones are skipped, an empty one is an error', async () => {
+    const all = join(dir, 'all');
+    const name = set.split('/').pop()!;
+    const older = name.replace(/T\d{6}Z$/, 'T000000Z');
+    await mkdir(all);
+    expect((await runCommand('cp', ['-a', set, join(all, name)])).status).toBe(0);
+    expect((await runCommand('cp', ['-a', set, join(all, older)])).status).toBe(0);
+    await mkdir(join(all, `.${older}.snapclone-999999-abcdef.tmp`)); // a killed run's set
+
+    const good = await runCli(['verify', '--all', all]);
+    expect(good.status, good.stderr).toBe(0);
+    expect(good.stdout.toString()).toContain(`${all}: all 2 sets verified`);
+    const lines = (await runCli(['verify', '--all', all, '--json'])).stdout.toString().trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { set: string; ok: boolean }).ok)).toEqual([true, true]);
+
+    const image = join(all, older, 'p1.ntfsclone.img.bz2');
+    const bytes = await readFile(image);
+    bytes[bytes.length >> 1] ^= 0x40;
+    await writeFile(image, bytes);
+    const bad = await runCli(['verify', '--all', all, '-q']);
+    expect(bad.status).toBe(7);
+    expect(errorCode(bad.stderr)).toBe('SET_VERIFY_FAILED');
+    expect(bad.stderr.toString()).toContain(older);
+    expect(bad.stderr.toString()).not.toContain(`: ${name}`);
+
+    const empty = join(dir, 'all-empty');
+    await mkdir(empty);
+    const none = await runCli(['verify', '--all', empty, '-q']);
+    expect(none.status).toBe(3);
+    expect(errorCode(none.stderr)).toBe('SET_NONE_FOUND');
+    expect((await runCli(['verify'])).status).toBe(2);
+    expect((await runCli(['verify', set, '--all', all])).status).toBe(2);
+  });
+
   it('restores onto a new file: the same partition table, boot code, boot area and files', async () => {
     const target = join(dir, 'restored.img');
     const r = await runCli(['restore', set, target, '--json']);
