@@ -8,8 +8,6 @@ import { Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SnapcloneError } from '../../core/errors.js';
 import { parseIntegerOption } from '../../core/units.js';
-import { createCompressStream } from '../../bzip2/compress-stream.js';
-import { createDecompressStream } from '../../bzip2/decompress-stream.js';
 import { createAtomicFile } from '../../io/atomic-file.js';
 import { ioError } from '../../io/source-file.js';
 
@@ -68,8 +66,15 @@ async function runBzip2(files: string[], opts: Bzip2Options): Promise<void> {
   const onWarning = (w: { code: string; message: string }): void => {
     if (!opts.quiet) process.stderr.write(`snapclone bzip2: warning ${w.code}: ${w.message}\n`);
   };
-  const makeCodec = (): Transform =>
-    mode === 'compress' ? createCompressStream({ level, threads }) : createDecompressStream({ threads, onWarning });
+  // Only the direction in use is loaded (process start-up time counts against bzip2's).
+  let makeCodec: () => Transform;
+  if (mode === 'compress') {
+    const { createCompressStream } = await import('../../bzip2/compress-stream.js');
+    makeCodec = () => createCompressStream({ level, threads });
+  } else {
+    const { createDecompressStream } = await import('../../bzip2/decompress-stream.js');
+    makeCodec = () => createDecompressStream({ threads, onWarning });
+  }
 
   if (files.length === 0) {
     if (mode === 'compress' && process.stdout.isTTY && !opts.force) {
