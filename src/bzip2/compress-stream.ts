@@ -12,7 +12,7 @@ import { SnapcloneError } from '../core/errors.js';
 import { BlockCompressor, streamHeader, streamTrailer } from './compress-block.js';
 import { checkLevel } from './compress-buffer.js';
 import { bzCombineCrc } from './crc.js';
-import { CompressPool, defaultThreadCount, type PoolResult } from './parallel/compress-pool.js';
+import { CompressPool, defaultThreadCount, sharedBlockBuffer, type PoolResult } from './parallel/compress-pool.js';
 import { Rle1Splitter, type Rle1Block } from './rle1.js';
 
 export interface CompressOptions {
@@ -78,7 +78,7 @@ class Bzip2CompressStream extends Transform {
     this.splitter = new Rle1Splitter(
       this.level,
       (block) => this.onBlock(block),
-      (bytes) => this.freeBuffers.pop() ?? new Uint8Array(bytes),
+      (bytes) => this.freeBuffers.pop() ?? (this.threads > 1 ? sharedBlockBuffer(bytes) : new Uint8Array(bytes)),
     );
   }
 

@@ -137,6 +137,30 @@ describe('CompressPool', () => {
     expect(failure).toMatchObject({ code: 'BZ2_WORKER_FAILED', kind: 'internal' });
     await waitForWorkersToExit();
   });
+
+  it('lends block buffers (shared or copied), never detaches them, and hands each back with its block', async () => {
+    const { CompressPool, sharedBlockBuffer } = await import('../../src/bzip2/parallel/compress-pool.js');
+    const { blockBufferBytes } = await import('../../src/bzip2/rle1.js');
+    const { BlockCompressor } = await import('../../src/bzip2/compress-block.js');
+    const content = textBytes(60_000, 7);
+    const blocks = [sharedBlockBuffer(blockBufferBytes(1)), new Uint8Array(blockBufferBytes(1))];
+    for (const b of blocks) b.set(content);
+    const results = await new Promise<{ seq: number; compressed: Uint8Array; buffer: Uint8Array }[]>((resolve, reject) => {
+      const got: { seq: number; compressed: Uint8Array; buffer: Uint8Array }[] = [];
+      const pool = new CompressPool({ level: 1 }, 2, (r) => {
+        got.push(r);
+        if (got.length === blocks.length) void pool.terminate().then(() => resolve(got));
+      }, reject);
+      blocks.forEach((b, seq) => pool.submit(seq, b, content.length, 0x1234));
+    });
+    const expected = new BlockCompressor(1, { alignBlocks: true }).compressAlignedBlock(blocks[1]!.slice(), content.length, 0x1234);
+    for (const r of results) {
+      expect(r.buffer).toBe(blocks[r.seq]);
+      expect(r.buffer.byteLength).toBe(blockBufferBytes(1)); // not detached
+      expect(Buffer.compare(r.compressed, expected)).toBe(0);
+    }
+    await waitForWorkersToExit();
+  });
 });
 
 describe('defaultThreadCount', () => {
