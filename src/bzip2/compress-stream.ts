@@ -23,6 +23,11 @@ export interface CompressOptions {
    * 25 MB each). 1 compresses on the calling thread.
    */
   threads?: number;
+  /**
+   * The input's size when known (a file). Above one block the worker threads start at once, so
+   * they boot while the first block is read and split instead of after.
+   */
+  inputBytes?: number;
 }
 
 /**
@@ -80,6 +85,7 @@ class Bzip2CompressStream extends Transform {
       (block) => this.onBlock(block),
       (bytes) => this.freeBuffers.pop() ?? (this.threads > 1 ? sharedBlockBuffer(bytes) : new Uint8Array(bytes)),
     );
+    if (this.threads > 1 && options.inputBytes !== undefined && options.inputBytes > this.blockBytes) this.startPool();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

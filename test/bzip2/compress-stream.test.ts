@@ -103,6 +103,22 @@ describe('createCompressStream', () => {
     await waitForWorkersToExit();
   });
 
+  it('starts its workers before any input when told the input spans several blocks, and not otherwise', async () => {
+    const small = createCompressStream({ level: 1, threads: 2, inputBytes: 90_000 });
+    expect(liveCompressWorkers()).toBe(0);
+    small.destroy();
+    const input = mixed.subarray(0, 450_000);
+    const stream = createCompressStream({ level: 1, threads: 2, inputBytes: input.length });
+    expect(liveCompressWorkers()).toBeGreaterThan(0);
+    const out: Buffer[] = [];
+    stream.on('data', (c: Buffer) => out.push(c));
+    const ended = new Promise((resolve, reject) => stream.on('end', resolve).on('error', reject));
+    stream.end(input);
+    await ended;
+    expect(Buffer.compare(Buffer.concat(out), Buffer.from(compressBuffer(input, { level: 1 })))).toBe(0);
+    await waitForWorkersToExit();
+  });
+
   it('terminates its workers when destroyed mid-stream', async () => {
     const stream = createCompressStream({ level: 1, threads: 2 });
     stream.write(mixed.subarray(0, 1_500_000));
