@@ -4,7 +4,6 @@
 
 import { Command, CommanderError } from 'commander';
 import { isSnapcloneError, SnapcloneError } from '../core/errors.js';
-import { removePendingTemporaries } from '../io/atomic-file.js';
 import { runShutdownHooks } from '../io/shutdown.js';
 import { COMMANDS, commandsFor, type CommandEntry } from './commands/index.js';
 import { EXIT_STATUS } from './exit-codes.js';
@@ -42,6 +41,14 @@ export function reportError(e: unknown): number {
   const err = e as Error;
   process.stderr.write(`snapclone: internal error: ${err?.stack ?? String(e)}\n`);
   return EXIT_STATUS.internal;
+}
+
+/**
+ * Removes the temporary outputs of atomic files still open. Loaded on demand (node:crypto and all):
+ * if no command loaded atomic-file.js, there is nothing to remove.
+ */
+async function removePendingTemporaries(): Promise<string[]> {
+  return (await import('../io/atomic-file.js')).removePendingTemporaries();
 }
 
 let interrupted = false;

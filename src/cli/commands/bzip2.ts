@@ -8,7 +8,6 @@ import { Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SnapcloneError } from '../../core/errors.js';
 import { parseIntegerOption } from '../../core/units.js';
-import { createAtomicFile } from '../../io/atomic-file.js';
 import { ioError } from '../../io/source-file.js';
 
 interface Bzip2Options {
@@ -107,6 +106,7 @@ async function runBzip2(files: string[], opts: Bzip2Options): Promise<void> {
       onWarning({ code: 'BZ2_ALREADY_COMPRESSED', message: `${file} already has a .bz2 suffix; skipped` });
       continue;
     }
+    const { createAtomicFile } = await import('../../io/atomic-file.js'); // not loaded for -c, -t
     const out = await createAtomicFile(outPath, { overwrite: !!opts.force });
     try {
       await pipeline(input, makeCodec(inputBytes), out.writable());
