@@ -96,7 +96,7 @@ async function saveNtfs(disk: ReadAt, job: ImageJob, writer: SetWriter, options:
       }
     };
     await writer.writeStream(job.fileName, Readable.from(counted(prepared.chunks(view)), { objectMode: true, highWaterMark: 2 }), {
-      transforms: [createCompressStream({ level: options.level, threads: options.threads })],
+      transforms: [createCompressStream({ level: options.level, threads: options.threads, inputBytes: prepared.imageBytes })],
       signal: options.signal,
     });
     if (imageBytes !== prepared.imageBytes) {
@@ -138,7 +138,7 @@ async function saveRaw(disk: ReadAt, job: ImageJob, writer: SetWriter, options: 
   progress.note(`${label}: ${formatBytes(job.sizeBytes)}, ${job.forcedRaw ? 'saved raw (--raw)' : 'no NTFS: saved raw'} -> ${job.fileName}`);
   const view = prefixedProgress(progress, label);
   await writer.writeStream(job.fileName, Readable.from(rawChunks(new SliceReadAt(disk, job.startByte, job.sizeBytes), view), { objectMode: true, highWaterMark: 2 }), {
-    transforms: [createCompressStream({ level: options.level, threads: options.threads })],
+    transforms: [createCompressStream({ level: options.level, threads: options.threads, inputBytes: job.sizeBytes })],
     signal: options.signal,
   });
   return {

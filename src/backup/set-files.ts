@@ -148,7 +148,11 @@ export async function readCompressedFile<T>(
   const path = join(setPath, file.name);
   const input = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
   const check = new ChecksumCheck(file, path, options.failOnMismatch, options.onReadBytes);
-  const decompress = createDecompressStream({ ...(options.threads === undefined ? {} : { threads: options.threads }), ...(options.onWarning ? { onWarning: options.onWarning } : {}) });
+  const decompress = createDecompressStream({
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    inputBytes: file.sizeBytes, // workers start at once for a large file
+  });
   let value: T | undefined;
   let unreadBytes = 0;
   try {

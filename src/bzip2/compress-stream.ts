@@ -12,7 +12,7 @@ import { SnapcloneError } from '../core/errors.js';
 import { BlockCompressor, streamHeader, streamTrailer } from './compress-block.js';
 import { checkLevel } from './compress-buffer.js';
 import { bzCombineCrc } from './crc.js';
-import { CompressPool, defaultThreadCount, type PoolResult } from './parallel/compress-pool.js';
+import { CompressPool, defaultThreadCount, sharedBlockBuffer, type PoolResult } from './parallel/compress-pool.js';
 import { Rle1Splitter, type Rle1Block } from './rle1.js';
 
 export interface CompressOptions {
@@ -23,6 +23,11 @@ export interface CompressOptions {
    * 25 MB each). 1 compresses on the calling thread.
    */
   threads?: number;
+  /**
+   * The input's size when known (a file). Above one block the worker threads start at once, so
+   * they boot while the first block is read and split instead of after.
+   */
+  inputBytes?: number;
 }
 
 /**
@@ -78,8 +83,9 @@ class Bzip2CompressStream extends Transform {
     this.splitter = new Rle1Splitter(
       this.level,
       (block) => this.onBlock(block),
-      (bytes) => this.freeBuffers.pop() ?? new Uint8Array(bytes),
+      (bytes) => this.freeBuffers.pop() ?? (this.threads > 1 ? sharedBlockBuffer(bytes) : new Uint8Array(bytes)),
     );
+    if (this.threads > 1 && options.inputBytes !== undefined && options.inputBytes > this.blockBytes) this.startPool();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -27,6 +27,11 @@ export interface DecompressOptions {
    * decoded on the calling thread alone.
    */
   workersAfterBytes?: number;
+  /**
+   * The input's size when known (a file). If it reaches workersAfterBytes, the workers start at
+   * once, so they boot while the first block is read instead of after.
+   */
+  inputBytes?: number;
 }
 
 /**
@@ -61,7 +66,13 @@ class DecompressStream extends Transform implements EngineContext {
       throw new SnapcloneError('USAGE_BAD_THREADS', 'threads must be a positive integer', { kind: 'usage', actual: threads });
     }
     warmUpDecoder();
-    this.executor = threads === 1 ? new InlineExecutor() : new DecompressPool(threads, () => this.changed.notify(), options.workersAfterBytes);
+    if (threads === 1) {
+      this.executor = new InlineExecutor();
+    } else {
+      const pool = new DecompressPool(threads, () => this.changed.notify(), options.workersAfterBytes);
+      if (options.inputBytes !== undefined && options.inputBytes >= pool.workersAfterBytes) pool.startWorkers();
+      this.executor = pool;
+    }
     this.onWarning = options.onWarning;
   }
 

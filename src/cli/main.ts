@@ -4,20 +4,23 @@
 
 import { Command, CommanderError } from 'commander';
 import { isSnapcloneError, SnapcloneError } from '../core/errors.js';
-import { removePendingTemporaries } from '../io/atomic-file.js';
 import { runShutdownHooks } from '../io/shutdown.js';
-import { rewriteLevelFlags } from './commands/bzip2.js';
-import { COMMANDS } from './commands/index.js';
+import { COMMANDS, commandsFor, type CommandEntry } from './commands/index.js';
 import { EXIT_STATUS } from './exit-codes.js';
 import { TOOL_VERSION } from './version.js';
 
-export function buildProgram(): Command {
+/**
+ * The program with the given commands registered (default: all). main() registers only those the
+ * arguments need, so that a run loads the import tree of its own command only.
+ */
+export async function buildProgram(commands: readonly CommandEntry[] = COMMANDS): Promise<Command> {
+  const registers = await Promise.all(commands.map((c) => c.load()));
   const program = new Command('snapclone')
     .description('Back up and restore virtual machines on LVM: NTFS images as ntfsclone writes them, in-process bzip2, partition layouts.')
     .version(TOOL_VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of COMMANDS) register(program);
+  for (const register of registers) register(program);
   for (const sub of program.commands) sub.exitOverride();
   return program;
 }
@@ -38,6 +41,14 @@ export function reportError(e: unknown): number {
   const err = e as Error;
   process.stderr.write(`snapclone: internal error: ${err?.stack ?? String(e)}\n`);
   return EXIT_STATUS.internal;
+}
+
+/**
+ * Removes the temporary outputs of atomic files still open. Loaded on demand (node:crypto and all):
+ * if no command loaded atomic-file.js, there is nothing to remove.
+ */
+async function removePendingTemporaries(): Promise<string[]> {
+  return (await import('../io/atomic-file.js')).removePendingTemporaries();
 }
 
 let interrupted = false;
@@ -65,8 +76,13 @@ export async function main(argv: string[]): Promise<number> {
     if (e.code === 'EPIPE') process.exit(EXIT_STATUS.io);
   });
   try {
-    const args = argv[2] === 'bzip2' ? [...argv.slice(0, 3), ...rewriteLevelFlags(argv.slice(3))] : argv;
-    await buildProgram().parseAsync(args);
+    let args = argv;
+    if (argv[2] === 'bzip2') {
+      const { rewriteLevelFlags } = await import('./commands/bzip2.js'); // loaded for the command anyway
+      args = [...argv.slice(0, 3), ...rewriteLevelFlags(argv.slice(3))];
+    }
+    const program = await buildProgram(commandsFor(args.slice(2)));
+    await program.parseAsync(args);
     return 0;
   } catch (e) {
     const status = reportError(e);

@@ -103,6 +103,22 @@ describe('createCompressStream', () => {
     await waitForWorkersToExit();
   });
 
+  it('starts its workers before any input when told the input spans several blocks, and not otherwise', async () => {
+    const small = createCompressStream({ level: 1, threads: 2, inputBytes: 90_000 });
+    expect(liveCompressWorkers()).toBe(0);
+    small.destroy();
+    const input = mixed.subarray(0, 450_000);
+    const stream = createCompressStream({ level: 1, threads: 2, inputBytes: input.length });
+    expect(liveCompressWorkers()).toBeGreaterThan(0);
+    const out: Buffer[] = [];
+    stream.on('data', (c: Buffer) => out.push(c));
+    const ended = new Promise((resolve, reject) => stream.on('end', resolve).on('error', reject));
+    stream.end(input);
+    await ended;
+    expect(Buffer.compare(Buffer.concat(out), Buffer.from(compressBuffer(input, { level: 1 })))).toBe(0);
+    await waitForWorkersToExit();
+  });
+
   it('terminates its workers when destroyed mid-stream', async () => {
     const stream = createCompressStream({ level: 1, threads: 2 });
     stream.write(mixed.subarray(0, 1_500_000));
@@ -135,6 +151,30 @@ describe('CompressPool', () => {
       pool.submit(0, new Uint8Array(200_000), 150_000, 0);
     });
     expect(failure).toMatchObject({ code: 'BZ2_WORKER_FAILED', kind: 'internal' });
+    await waitForWorkersToExit();
+  });
+
+  it('lends block buffers (shared or copied), never detaches them, and hands each back with its block', async () => {
+    const { CompressPool, sharedBlockBuffer } = await import('../../src/bzip2/parallel/compress-pool.js');
+    const { blockBufferBytes } = await import('../../src/bzip2/rle1.js');
+    const { BlockCompressor } = await import('../../src/bzip2/compress-block.js');
+    const content = textBytes(60_000, 7);
+    const blocks = [sharedBlockBuffer(blockBufferBytes(1)), new Uint8Array(blockBufferBytes(1))];
+    for (const b of blocks) b.set(content);
+    const results = await new Promise<{ seq: number; compressed: Uint8Array; buffer: Uint8Array }[]>((resolve, reject) => {
+      const got: { seq: number; compressed: Uint8Array; buffer: Uint8Array }[] = [];
+      const pool = new CompressPool({ level: 1 }, 2, (r) => {
+        got.push(r);
+        if (got.length === blocks.length) void pool.terminate().then(() => resolve(got));
+      }, reject);
+      blocks.forEach((b, seq) => pool.submit(seq, b, content.length, 0x1234));
+    });
+    const expected = new BlockCompressor(1, { alignBlocks: true }).compressAlignedBlock(blocks[1]!.slice(), content.length, 0x1234);
+    for (const r of results) {
+      expect(r.buffer).toBe(blocks[r.seq]);
+      expect(r.buffer.byteLength).toBe(blockBufferBytes(1)); // not detached
+      expect(Buffer.compare(r.compressed, expected)).toBe(0);
+    }
     await waitForWorkersToExit();
   });
 });

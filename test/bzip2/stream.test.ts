@@ -137,6 +137,23 @@ describe('createDecompressStream', () => {
     await noWorkersLeft();
   });
 
+  it('starts its workers before any input when told the input is large, not when it is small', async () => {
+    const original = concatBytes(textBytes(400_000, 9), new Uint8Array(300_000));
+    const compressed = await compressWith('bzip2', ['-1'], original);
+    const small = createDecompressStream({ threads: 2, inputBytes: compressed.length });
+    expect(liveDecompressWorkers()).toBe(0);
+    small.destroy();
+    const eager = createDecompressStream({ threads: 2, inputBytes: 4 << 20 });
+    expect(liveDecompressWorkers()).toBeGreaterThan(0);
+    const out: Buffer[] = [];
+    eager.on('data', (c: Buffer) => out.push(c));
+    const ended = new Promise((resolve, reject) => eager.on('end', resolve).on('error', reject));
+    eager.end(compressed);
+    await ended;
+    expect(sameBytes(Buffer.concat(out), original)).toBe(true);
+    await noWorkersLeft();
+  });
+
   it('refuses a thread count that is not a positive integer', () => {
     for (const threads of [0, -1, 1.5, Number.NaN]) {
       expect(() => createDecompressStream({ threads })).toThrow(expect.objectContaining({ code: 'USAGE_BAD_THREADS' }));

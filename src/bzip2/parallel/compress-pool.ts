@@ -12,7 +12,7 @@ import type { WorkerReply, WorkerRequest, WorkerSetup } from './compress-protoco
 export interface PoolResult {
   seq: number;
   compressed: Uint8Array;
-  /** The block buffer, back from the worker for reuse. */
+  /** The block buffer given to submit(), free for reuse. */
   buffer: Uint8Array;
 }
 
@@ -45,6 +45,11 @@ export function compressWorkerUrl(): URL {
   return new URL('./compress-worker.js', here);
 }
 
+/** A block buffer the workers can read in place (compress-protocol.ts says why not transferred). */
+export function sharedBlockBuffer(bytes: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(bytes));
+}
+
 let liveWorkers = 0;
 
 /** Workers started by any pool and not yet exited (tests check that streams clean up after themselves). */
@@ -60,6 +65,8 @@ interface Slot {
 export class CompressPool {
   private readonly slots: Slot[] = [];
   private readonly queue: WorkerRequest[] = [];
+  /** The caller's block buffer of each job submitted and not yet answered. */
+  private readonly lent = new Map<number, Uint8Array>();
   private closed = false;
 
   constructor(
@@ -84,13 +91,19 @@ export class CompressPool {
     }
   }
 
-  /** Queues a block; its buffer is transferred (unusable here until it comes back in the result). */
+  /**
+   * Queues a block. The caller must not touch `block` until the result hands it back. A block on a
+   * SharedArrayBuffer (see sharedBlockBuffer) is lent to the worker as is; any other is copied.
+   */
   submit(seq: number, block: Uint8Array, nblock: number, blockCrc: number): void {
     if (this.closed) return;
-    if (block.byteOffset !== 0 || block.byteLength !== block.buffer.byteLength) {
-      throw new RangeError('CompressPool.submit needs a block that owns its whole ArrayBuffer');
+    let shared = block;
+    if (!(block.buffer instanceof SharedArrayBuffer)) {
+      shared = sharedBlockBuffer(block.length);
+      shared.set(block);
     }
-    this.queue.push({ seq, buffer: block.buffer as ArrayBuffer, nblock, blockCrc });
+    this.lent.set(seq, block);
+    this.queue.push({ seq, block: shared, nblock, blockCrc });
     this.dispatch();
   }
 
@@ -99,6 +112,7 @@ export class CompressPool {
     if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
+    this.lent.clear();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
@@ -109,7 +123,7 @@ export class CompressPool {
       const req = this.queue.shift()!;
       slot.busy = true;
       slot.worker.ref();
-      slot.worker.postMessage(req, [req.buffer]);
+      slot.worker.postMessage(req);
     }
   }
 
@@ -121,8 +135,10 @@ export class CompressPool {
       this.fail(`compressing block ${reply.seq} failed in a worker: ${reply.error ?? 'no output'}`);
       return;
     }
+    const buffer = this.lent.get(reply.seq)!;
+    this.lent.delete(reply.seq);
     this.dispatch();
-    this.onResult({ seq: reply.seq, compressed: new Uint8Array(reply.compressed), buffer: new Uint8Array(reply.buffer) });
+    this.onResult({ seq: reply.seq, compressed: reply.compressed, buffer });
   }
 
   private fail(message: string, cause?: unknown): void {

@@ -108,7 +108,7 @@ export class DecompressPool implements BlockExecutor {
   constructor(
     threads: number,
     private readonly wake: () => void,
-    private readonly workersAfterBytes = DEFAULT_WORKERS_AFTER_BYTES,
+    readonly workersAfterBytes = DEFAULT_WORKERS_AFTER_BYTES,
   ) {
     this.workerCount = Math.max(1, threads - 1);
     this.lookaheadBytes = MAX_BLOCK_EXTENT + (threads + 1) * (1 << 20);
@@ -348,6 +348,11 @@ export class DecompressPool implements BlockExecutor {
     let best: Slot | undefined;
     for (const s of this.slots) if (s.jobs.length < JOBS_PER_WORKER && (!best || s.jobs.length < best.jobs.length)) best = s;
     return best;
+  }
+
+  /** Starts the workers now rather than once workersAfterBytes of input arrived (idempotent). */
+  startWorkers(): void {
+    this.start();
   }
 
   /** Starts the workers (idempotent). */

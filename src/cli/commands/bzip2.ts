@@ -2,15 +2,12 @@
 // whole process and used in its place in scripts.
 
 import { Command, Option } from 'commander';
-import { createReadStream, type ReadStream } from 'node:fs';
+import { createReadStream, fstatSync, type ReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SnapcloneError } from '../../core/errors.js';
 import { parseIntegerOption } from '../../core/units.js';
-import { createCompressStream } from '../../bzip2/compress-stream.js';
-import { createDecompressStream } from '../../bzip2/decompress-stream.js';
-import { createAtomicFile } from '../../io/atomic-file.js';
 import { ioError } from '../../io/source-file.js';
 
 interface Bzip2Options {
@@ -68,8 +65,15 @@ async function runBzip2(files: string[], opts: Bzip2Options): Promise<void> {
   const onWarning = (w: { code: string; message: string }): void => {
     if (!opts.quiet) process.stderr.write(`snapclone bzip2: warning ${w.code}: ${w.message}\n`);
   };
-  const makeCodec = (): Transform =>
-    mode === 'compress' ? createCompressStream({ level, threads }) : createDecompressStream({ threads, onWarning });
+  // Only the direction in use is loaded (process start-up time counts against bzip2's).
+  let makeCodec: (inputBytes?: number) => Transform;
+  if (mode === 'compress') {
+    const { createCompressStream } = await import('../../bzip2/compress-stream.js');
+    makeCodec = (inputBytes?: number) => createCompressStream({ level, threads, inputBytes });
+  } else {
+    const { createDecompressStream } = await import('../../bzip2/decompress-stream.js');
+    makeCodec = (inputBytes?: number) => createDecompressStream({ threads, onWarning, inputBytes });
+  }
 
   if (files.length === 0) {
     if (mode === 'compress' && process.stdout.isTTY && !opts.force) {
@@ -79,20 +83,20 @@ async function runBzip2(files: string[], opts: Bzip2Options): Promise<void> {
       });
     }
     const sink = mode === 'test' ? discard() : process.stdout;
-    await pipeline(process.stdin, makeCodec(), sink);
+    await pipeline(process.stdin, makeCodec(stdinFileBytes()), sink);
     return;
   }
 
   for (const file of files) {
-    const input = await openInput(file);
+    const { input, inputBytes } = await openInput(file);
     if (mode === 'test') {
-      await pipeline(input, makeCodec(), discard()).catch((e: unknown) => {
+      await pipeline(input, makeCodec(inputBytes), discard()).catch((e: unknown) => {
         throw e instanceof SnapcloneError ? e.withPath(file) : e;
       });
       continue;
     }
     if (opts.stdout) {
-      await pipeline(input, makeCodec(), process.stdout, { end: false }).catch((e: unknown) => {
+      await pipeline(input, makeCodec(inputBytes), process.stdout, { end: false }).catch((e: unknown) => {
         throw e instanceof SnapcloneError ? e.withPath(file) : e;
       });
       continue;
@@ -102,9 +106,10 @@ async function runBzip2(files: string[], opts: Bzip2Options): Promise<void> {
       onWarning({ code: 'BZ2_ALREADY_COMPRESSED', message: `${file} already has a .bz2 suffix; skipped` });
       continue;
     }
+    const { createAtomicFile } = await import('../../io/atomic-file.js'); // not loaded for -c, -t
     const out = await createAtomicFile(outPath, { overwrite: !!opts.force });
     try {
-      await pipeline(input, makeCodec(), out.writable());
+      await pipeline(input, makeCodec(inputBytes), out.writable());
       await out.commit();
     } catch (e) {
       await out.abort();
@@ -127,14 +132,26 @@ export function decompressedName(file: string): string {
   return `${file}.out`;
 }
 
-async function openInput(file: string): Promise<ReadStream> {
+async function openInput(file: string): Promise<{ input: ReadStream; inputBytes: number | undefined }> {
+  let inputBytes: number | undefined;
   try {
     const st = await stat(file);
     if (st.isDirectory()) throw new SnapcloneError('USAGE_IS_DIRECTORY', `${file} is a directory`, { kind: 'usage', path: file });
+    if (st.isFile()) inputBytes = st.size;
   } catch (e) {
     throw ioError(e, file, 'open');
   }
-  return createReadStream(file, { highWaterMark: 1 << 20 });
+  return { input: createReadStream(file, { highWaterMark: 1 << 20 }), inputBytes };
+}
+
+/** The size of stdin when it is a regular file (`< file`), else undefined (a pipe, a terminal). */
+function stdinFileBytes(): number | undefined {
+  try {
+    const st = fstatSync(0);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function discard(): Writable {
