@@ -52,6 +52,8 @@ export class Rle1Splitter {
   private crc = BZ_CRC_INIT;
   private rawBytes = 0;
   private finished = false;
+  /** rle1Fill's state: nblock, pending run byte and length. */
+  private readonly state = new Int32Array(3);
 
   constructor(
     level: number,
@@ -71,83 +73,29 @@ export class Rle1Splitter {
   push(chunk: Uint8Array): void {
     if (this.finished) throw new Error('Rle1Splitter.push after finish');
     const end = chunk.length;
-    const limit = this.limit;
-    let buf = this.buf;
-    let nb = this.nblock;
-    let ch = this.runByte;
-    let len = this.runLength;
+    const st = this.state;
+    st[NB] = this.nblock;
+    st[CH] = this.runByte;
+    st[LEN] = this.runLength;
     // Start of the raw span of this chunk that belongs to the current block (for the CRC).
     let spanStart = 0;
     let i = 0;
-    while (i < end) {
-      if (len === 1) {
-        // Fast path: while each byte differs from the one before, every byte flushes the previous
-        // one as a run of 1, in a tight loop. At most limit − nb flushes may happen before the
-        // block can close (nb < limit here: a full block closes at once).
-        let j = i;
-        let prev = ch;
-        const stop = end - i < limit - nb ? end : i + (limit - nb);
-        while (j < stop) {
-          const c = chunk[j]!;
-          if (c === prev) break;
-          buf[nb++] = prev;
-          prev = c;
-          j++;
-        }
-        if (j > i) {
-          ch = prev;
-          i = j;
-          if (nb >= limit) {
-            // Block full: the last byte of the stretch stays pending and starts the next block.
-            this.crc = bzCrcUpdate(this.crc, chunk, spanStart, i - 1);
-            this.rawBytes += i - 1 - spanStart;
-            this.emit(buf, nb);
-            buf = this.buf;
-            nb = 0;
-            spanStart = i - 1;
-          }
-          if (i >= end) break;
-        }
-      }
-      const c = chunk[i]!;
-      if (c !== ch) {
-        if (len === 1) {
-          buf[nb++] = ch;
-        } else if (len > 0) {
-          nb = writeRun(buf, nb, ch, len);
-        }
-        ch = c;
-        len = 1;
-        if (nb >= limit) {
-          // Block full: c stays pending and starts the next block.
-          this.crc = bzCrcUpdate(this.crc, chunk, spanStart, i);
-          this.rawBytes += i - spanStart;
-          this.emit(buf, nb);
-          buf = this.buf;
-          nb = 0;
-          spanStart = i;
-        }
-      } else if (len === 255) {
-        nb = writeRun(buf, nb, ch, 255);
-        len = 1;
-        if (nb >= limit) {
-          this.crc = bzCrcUpdate(this.crc, chunk, spanStart, i);
-          this.rawBytes += i - spanStart;
-          this.emit(buf, nb);
-          buf = this.buf;
-          nb = 0;
-          spanStart = i;
-        }
-      } else {
-        len++;
-      }
-      i++;
+    for (;;) {
+      const stop = rle1Fill(chunk, i, end, this.buf, this.limit, st);
+      if (st[NB]! < this.limit) break;
+      // Block full: chunk[stop] is pending and opens the next block, with its CRC contribution.
+      this.crc = bzCrcUpdate(this.crc, chunk, spanStart, stop);
+      this.rawBytes += stop - spanStart;
+      this.emit(this.buf, st[NB]!);
+      st[NB] = 0;
+      spanStart = stop;
+      i = stop + 1;
     }
     this.crc = bzCrcUpdate(this.crc, chunk, spanStart, end);
     this.rawBytes += end - spanStart;
-    this.nblock = nb;
-    this.runByte = ch;
-    this.runLength = len;
+    this.nblock = st[NB]!;
+    this.runByte = st[CH]!;
+    this.runLength = st[LEN]!;
   }
 
   /** Flushes the pending run and emits the last block (none for empty input). */
@@ -170,6 +118,87 @@ export class Rle1Splitter {
     this.rawBytes = 0;
     this.onBlock(block);
   }
+}
+
+const NB = 0;
+const CH = 1;
+const LEN = 2;
+
+/**
+ * The RLE1 loop: takes chunk[i, end) into buf until the block is full (st[NB] >= limit) or the
+ * chunk ends, and returns where it stopped: end, or when the block filled, the index of the byte
+ * that stays pending and opens the next block. A plain function apart from push(), which handles
+ * full blocks: V8 then never meets the rare block-full path inside optimised loop code (meeting
+ * it there deoptimised the loop at every block: the splitter ran 2-3 times slower).
+ */
+function rle1Fill(chunk: Uint8Array, i: number, end: number, buf: Uint8Array, limit: number, st: Int32Array): number {
+  let nb = st[NB]!;
+  let ch = st[CH]!;
+  let len = st[LEN]!;
+  let stop = end;
+  while (i < end) {
+    if (len === 1) {
+      // Fast path: while each byte differs from the one before, every byte flushes the previous
+      // one as a run of 1, in a tight loop. At most limit − nb flushes may happen before the
+      // block can close (nb < limit here: a full block closes at once).
+      let j = i;
+      let prev = ch;
+      const last = end - i < limit - nb ? end : i + (limit - nb);
+      while (j < last) {
+        const c = chunk[j]!;
+        if (c === prev) break;
+        buf[nb++] = prev;
+        prev = c;
+        j++;
+      }
+      if (j > i) {
+        ch = prev;
+        i = j;
+        if (nb >= limit) {
+          // Block full: the last byte of the stretch stays pending and starts the next block.
+          stop = i - 1;
+          break;
+        }
+        if (i >= end) break;
+      }
+    }
+    const c = chunk[i]!;
+    if (c !== ch) {
+      if (len === 1) {
+        buf[nb++] = ch;
+      } else if (len > 0) {
+        nb = writeRun(buf, nb, ch, len);
+      }
+      ch = c;
+      len = 1;
+      if (nb >= limit) {
+        // Block full: c stays pending and starts the next block.
+        stop = i;
+        break;
+      }
+    } else if (len === 255) {
+      nb = writeRun(buf, nb, ch, 255);
+      len = 1;
+      if (nb >= limit) {
+        stop = i;
+        break;
+      }
+    } else {
+      // c extends the run: so do the equal bytes after it, up to a run of 255, in a tight loop
+      // (disk images are mostly long runs of zeros).
+      const last = end - i < 255 - len ? end : i + (255 - len);
+      let j = i + 1;
+      while (j < last && chunk[j] === c) j++;
+      len += j - i;
+      i = j;
+      continue;
+    }
+    i++;
+  }
+  st[NB] = nb;
+  st[CH] = ch;
+  st[LEN] = len;
+  return stop;
 }
 
 /** add_pair_to_block: a run of 1..3 is copied, 4..255 becomes 4 bytes and a count. */

@@ -121,6 +121,24 @@ describe('mainSort and the hybrid agree with the fallback', () => {
   it('mainSort gives up, rather than running on, when its budget is exhausted', () => {
     const s = nearPeriodicBytes(200_000, 4, 50_000, 44);
     expect(mainSort(withOvershoot(s), s.length, new Int32Array(s.length), new MainSortWorkspace(s.length), 1000)).toBe(false);
+    // No big bucket was finished when the budget ran out: the second budget is not granted.
+    expect(mainSort(withOvershoot(s), s.length, new Int32Array(s.length), new MainSortWorkspace(s.length), 1000, 1e12)).toBe(false);
+  });
+
+  it('mainSort takes its second budget when the budget runs out with most big buckets finished', () => {
+    // 90% random bytes 1..255 (small big buckets, sorted first), then a 7-periodic run of zeros:
+    // the largest big bucket, sorted last, costs more than the first budget.
+    const n = 100_000;
+    const next = prng(5);
+    const s = Uint8Array.from({ length: n }, (_, i) => (i < 90_000 ? 1 + (next() % 255) : i % 7 === 0 ? 7 : 0));
+    const expected = new Int32Array(n);
+    fallbackSort(withOvershoot(s), n, expected, new FallbackSortWorkspace());
+    const ws = new MainSortWorkspace(n);
+    const ptr = new Int32Array(n);
+    expect(mainSort(withOvershoot(s), n, ptr, ws, 100_000)).toBe(false);
+    expect(mainSort(withOvershoot(s), n, ptr, ws, 100_000, 100_000)).toBe(false);
+    expect(mainSort(withOvershoot(s), n, ptr, ws, 100_000, 1e12)).toBe(true);
+    expect(ptr).toEqual(expected);
   });
 });
 
