@@ -65,7 +65,6 @@ class DecompressStream extends Transform implements EngineContext {
     if (!Number.isInteger(threads) || threads < 1) {
       throw new SnapcloneError('USAGE_BAD_THREADS', 'threads must be a positive integer', { kind: 'usage', actual: threads });
     }
-    warmUpDecoder();
     if (threads === 1) {
       this.executor = new InlineExecutor();
     } else {
@@ -73,6 +72,8 @@ class DecompressStream extends Transform implements EngineContext {
       if (options.inputBytes !== undefined && options.inputBytes >= pool.workersAfterBytes) pool.startWorkers();
       this.executor = pool;
     }
+    // After the workers were started: they boot while this thread warms up.
+    warmUpDecoder();
     this.onWarning = options.onWarning;
   }
 

@@ -62,4 +62,23 @@ describe('BlockMagicScanner', () => {
     }
     expect(whole.length).toBe(8);
   });
+
+  it('finds magics straddling pieces of random sizes, even a piece shorter than the carry', () => {
+    const bytes = randomBytes(30_000, 12);
+    const r = rng(13);
+    for (let k = 0; k < 200; k++) plant(bytes, 8 + Math.floor(r() * (bytes.length * 8 - 64)));
+    const expected = naive(bytes);
+    for (let round = 0; round < 4; round++) {
+      const s = new BlockMagicScanner();
+      const found: number[] = [];
+      for (let i = 0; i < bytes.length; ) {
+        const next = Math.min(bytes.length, i + 1 + Math.floor(r() * (round === 0 ? 8 : 2000)));
+        // Each piece in a fresh array: the scanner may not look before `from`.
+        s.scan(bytes.slice(i, next), 0, next - i, found);
+        i = next;
+      }
+      expect(found).toEqual(expected);
+    }
+    expect(expected.length).toBeGreaterThan(150);
+  });
 });
