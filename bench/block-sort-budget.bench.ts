@@ -1,4 +1,4 @@
-// The block sort's work budget (src/bzip2/block-sort.ts, spec ../shared/spec/bzip2.md §2.4) swept
+// The block sort's work budget (src/bzip2/block-sort.ts, spec docs/spec/bzip2.md §2.4) swept
 // over the sample image's blocks and the inputs that exhaust any budget, one thread, minimum of
 // several runs. `npm run bench -- block-sort-budget` (add budgets as BUDGETS=9,12,15).
 

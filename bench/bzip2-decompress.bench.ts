@@ -1,7 +1,7 @@
 // Decompression speed on the shared ntfsclone sample image compressed by C `bzip2 -9` (bit-aligned
 // blocks: the parallel decoder needs its bit-level scanner) and by `pbzip2` (one stream per block):
 // snapclone in-process and as a whole process, against C bzip2, lbzip2 -n2, seek-bzip and
-// unbzip2-stream, all in the same run. Spec ../shared/spec/bzip2.md §4, §5.3.
+// unbzip2-stream, all in the same run. Spec docs/spec/bzip2.md §4, §5.3.
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

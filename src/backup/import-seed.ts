@@ -3,7 +3,7 @@
 // be listed, verified and restored like any other: the MBR becomes the saved layout, each image is
 // matched to its partition by the device size in its header, copied into the set with its SHA-256,
 // and decoded end to end. What the seed never saved (the boot area, logical partitions' EBRs) is said.
-// Spec: issue 5 "import of seed backups"; /work/shared/seed (V-A-3, V-A-4).
+// Spec: issue 5 "import of seed backups"; the 2008 tutorial the project grew from, steps V-A-3 and V-A-4 (save with ntfsclone | bzip2, dd the MBR).
 
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';

@@ -1,7 +1,7 @@
 // restore-image orchestration: decode an ntfsclone image from any byte stream (file, stdin, a
 // decompressor) and write it to a RestoreTarget in large contiguous gather writes, without copying
 // the cluster data out of the input chunks.
-// Spec: /work/shared/spec/ntfsclone-format.md §5.
+// Spec: docs/spec/ntfsclone-format.md §5.
 
 import { SnapcloneError, type WarnFn } from '../core/errors.js';
 import { silentProgress, type Progress } from '../core/progress.js';

@@ -1,7 +1,7 @@
 // save-image orchestration: open an NTFS source (file or block device), run ntfsclone's checks
 // (mounted read-write, dirty flag, NTFS version, device size, MFT walk against $Bitmap), then
 // produce the image as a stream of chunks that a caller writes to a file, stdout or a compressor.
-// Spec: /work/shared/spec/ntfsclone-format.md §3 (save set) and §4 (checks, in ntfsclone's order).
+// Spec: docs/spec/ntfsclone-format.md §3 (save set) and §4 (checks, in ntfsclone's order).
 
 import { Readable } from 'node:stream';
 import { SnapcloneError } from '../core/errors.js';

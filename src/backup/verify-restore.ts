@@ -1,7 +1,7 @@
 // Checking a restore without ntfs-3g: every cluster the image saved must be equal on the original
 // and the restored volume (free clusters may differ: the original keeps deleted data), and the
 // image re-saved from the restored volume must be identical to the first one.
-// Spec: /work/shared/spec/ntfsclone-format.md §7 ("cmp-used", and re-save comparisons).
+// Spec: docs/spec/ntfsclone-format.md §7 ("cmp-used", and re-save comparisons).
 
 import { createHash } from 'node:crypto';
 import { equalBytes } from '../core/bytes.js';

@@ -1,6 +1,6 @@
 // MSB-first bit reader over an in-memory buffer, for the block and stream headers (libbzip2
 // decompress.c GET_BITS / GET_UCHAR). The Huffman loop in decode-block.ts copies this state into
-// locals. Spec ../shared/spec/bzip2.md §1 (bit order) and §1.10 (EOF reported before other errors).
+// locals. Spec docs/spec/bzip2.md §1 (bit order) and §1.10 (EOF reported before other errors).
 
 import { DecodeFailure } from './decode-failure.js';
 

@@ -1,5 +1,5 @@
 // MSB-first bit writer for the bzip2 encoder (libbzip2 compress.c bsW / bsPutUInt32 / bsFinishWrite).
-// Spec: ../shared/spec/bzip2.md §1 (all fields big-endian, packed MSB-first) and §2.5 (writer design).
+// Spec: docs/spec/bzip2.md §1 (all fields big-endian, packed MSB-first) and §2.5 (writer design).
 
 /**
  * Bits go into `acc` (at most 7 pending bits between calls plus the new ones, so `n` <= 24 always

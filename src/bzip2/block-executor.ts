@@ -1,6 +1,6 @@
 // How the streaming decoder gets a block decoded: the interface shared by the worker pool
 // (parallel/decompress-pool.ts) and the inline executor here, which decodes on the calling thread
-// with the same code as decompressBuffer(). Spec ../shared/spec/bzip2.md §3.3 (decompression).
+// with the same code as decompressBuffer(). Spec docs/spec/bzip2.md §3.3 (decompression).
 
 import { BlockOutput, PIECE_BYTES } from './block-output.js';
 import type { ByteWindow } from './byte-window.js';

@@ -1,7 +1,7 @@
 // The second half of a block: inverse BWT links, then the walk that undoes RLE1 (libbzip2
 // decompress.c "compute the T^(-1) vector" and bzlib.c unRLE_obuf_to_output_FAST), derandomising
 // pre-0.9.5 blocks, with the block CRC. Resumable, so a block that expands to 46 MB (ch255.bz2) is
-// produced in bounded pieces. Spec ../shared/spec/bzip2.md §1.2, §1.3, §4.2 (items 5-7).
+// produced in bounded pieces. Spec docs/spec/bzip2.md §1.2, §1.3, §4.2 (items 5-7).
 
 import { WIDE_NUMBER_FIELD } from './bit-reader.js';
 import { BZ_CRC_TABLE, bzCrcFinal, bzCrcUpdate, BZ_CRC_INIT } from './crc.js';

@@ -2,7 +2,7 @@
 // alignments the magic covers 5 whole bytes, found by Buffer.indexOf (native substring search, ~1 ms
 // per MB per alignment where a byte-at-a-time automaton took ~3 ms/MB on the main thread); the
 // partial bytes on either side are then checked. Candidates are only hints: the parser keeps those
-// that chain. Spec ../shared/spec/bzip2.md §3.2 (scanner) and §3.3 (foreign files).
+// that chain. Spec docs/spec/bzip2.md §3.2 (scanner) and §3.3 (foreign files).
 
 import { BLOCK_MAGIC_HI, BLOCK_MAGIC_LO } from './constants.js';
 

@@ -1,4 +1,4 @@
-// BZ2_blockSort: the Burrows-Wheeler sort of one block, as a hybrid (spec ../shared/spec/bzip2.md
+// BZ2_blockSort: the Burrows-Wheeler sort of one block, as a hybrid (spec docs/spec/bzip2.md
 // §2.4): libbzip2's mainSort with a work budget, and the linear-time SA-IS fallbackSort when the
 // budget runs out or the block is small. Both give the same sorted order for any block whose
 // rotations are distinct, so the output does not depend on which one ran.

@@ -1,6 +1,6 @@
 // The compressed input held in memory while streaming: one contiguous, growable buffer addressed by
 // absolute byte offsets, so that a block (which may start at any bit) can be decoded from a single
-// Uint8Array. Bytes before keepFrom are dropped on the next append. Spec ../shared/spec/bzip2.md §3.3.
+// Uint8Array. Bytes before keepFrom are dropped on the next append. Spec docs/spec/bzip2.md §3.3.
 
 import type { InputView } from './stream-parser.js';
 

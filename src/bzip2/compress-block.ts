@@ -1,6 +1,6 @@
 // BZ2_compressBlock (libbzip2 compress.c): one post-RLE1 block to its bits — block header, BWT
 // (blockSort), generateMTFValues, sendMTFValues — and the stream header and trailer around blocks.
-// Spec: ../shared/spec/bzip2.md §1.1 (stream layout), §1.3 (block header), §1.9 (byte alignment).
+// Spec: docs/spec/bzip2.md §1.1 (stream layout), §1.3 (block header), §1.9 (byte alignment).
 
 import { BitWriter } from './bit-writer.js';
 import { blockSort, BlockSortWorkspace, type BlockSortOptions } from './block-sort.js';

@@ -1,6 +1,6 @@
 // Whole-buffer bzip2 compression on the calling thread (pure: no I/O, no workers). The output is
 // the same bytes createCompressStream writes for the same input and level, whatever its threads.
-// Spec: ../shared/spec/bzip2.md §1 (format), §1.9 (aligned blocks).
+// Spec: docs/spec/bzip2.md §1 (format), §1.9 (aligned blocks).
 
 import { SnapcloneError } from '../core/errors.js';
 import { BitWriter } from './bit-writer.js';

@@ -1,6 +1,6 @@
 // Streaming bzip2 compression (node:stream Transform) on every core: RLE1 and block splitting on
 // the calling thread, blocks compressed by a worker pool, emitted in order as ONE bzip2 stream.
-// Spec ../shared/spec/bzip2.md §3.3 (design), §1.9 (byte-aligned blocks), §1.8 (combined CRC).
+// Spec docs/spec/bzip2.md §3.3 (design), §1.9 (byte-aligned blocks), §1.8 (combined CRC).
 //
 // Blocks are byte-aligned wherever they are compressed, so the output is the same bytes for any
 // thread count and any chunking of the input (and equals compressBuffer's). Memory stays bounded:

@@ -1,6 +1,6 @@
 // bzip2's CRC-32 (libbzip2 crctable.c / bzlib_private.h BZ_UPDATE_CRC): polynomial 0x04C11DB7,
 // MSB-first (not reflected), init and final XOR 0xFFFFFFFF; check value of "123456789" 0xFC891918.
-// Slicing-by-4 over whole spans (spec ../shared/spec/bzip2.md §1.8).
+// Slicing-by-4 over whole spans (spec docs/spec/bzip2.md §1.8).
 
 /** T0[b]: register effect of byte b; Tk[b]: of byte b followed by k zero bytes. */
 const T0 = new Int32Array(256);

@@ -1,6 +1,6 @@
 // Decodes one bzip2 block up to the inverse BWT input: header, symbol map, selectors, code-length
 // tables, then Huffman + RLE2 + inverse MTF into tt (libbzip2 decompress.c, states BZ_X_BCRC_1 to
-// BZ_X_MTF_6). Spec ../shared/spec/bzip2.md §1.3-1.7 and the checklist in §1.10.
+// BZ_X_MTF_6). Spec docs/spec/bzip2.md §1.3-1.7 and the checklist in §1.10.
 
 import { BitReader, WIDE_NUMBER_FIELD } from './bit-reader.js';
 import { BZ_G_SIZE, BZ_MAX_ALPHA_SIZE, BZ_MAX_SELECTORS, BZ_N_GROUPS } from './constants.js';

@@ -1,5 +1,5 @@
 // Why a block or stream failed to decode, as plain data (it crosses worker_threads boundaries), and
-// its conversion to the engine's SnapcloneError. Codes and checks: spec ../shared/spec/bzip2.md §1.10.
+// its conversion to the engine's SnapcloneError. Codes and checks: spec docs/spec/bzip2.md §1.10.
 
 import { SnapcloneError } from '../core/errors.js';
 

@@ -1,6 +1,6 @@
 // Whole-buffer bzip2 decompression on the calling thread: the pure entry point (no streams, no
 // workers), for small inputs and tests. Same parser and block code as the streaming decoder.
-// Spec ../shared/spec/bzip2.md §1 (format) and §1.10 (errors).
+// Spec docs/spec/bzip2.md §1 (format) and §1.10 (errors).
 
 import type { WarnFn } from '../core/errors.js';
 import { BlockOutput } from './block-output.js';

@@ -2,7 +2,7 @@
 // bzip2 handles it, bounded memory whatever the expansion, blocks decoded by the calling thread and
 // a worker_threads pool (parallel/decompress-pool.ts), or by the calling thread alone (threads: 1).
 // Spec
-// ../shared/spec/bzip2.md §1.1 (streams, garbage), §1.10 (errors), §3.2-3.3 (parallel decoding).
+// docs/spec/bzip2.md §1.1 (streams, garbage), §1.10 (errors), §3.2-3.3 (parallel decoding).
 
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';

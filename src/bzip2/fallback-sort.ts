@@ -1,6 +1,6 @@
 // The guaranteed-linear block sort: sorts the cyclic rotations of a block with SA-IS, the role
 // libbzip2's fallbackSort plays (blocksort.c) but in O(n) instead of O(n log n).
-// Spec ../shared/spec/bzip2.md §2.3: remove the period first (u^k sorts like u), then rotate the
+// Spec docs/spec/bzip2.md §2.3: remove the period first (u^k sorts like u), then rotate the
 // block to its least rotation, a Lyndon word, whose rotations sort exactly like its suffixes.
 
 import { SaisWorkspace, suffixSortBytes } from './sais.js';

@@ -1,5 +1,5 @@
 // Canonical Huffman decoding tables for up to 6 coding tables (libbzip2 huffman.c
-// BZ2_hbCreateDecodeTables, plus a first-level lookup table). Spec ../shared/spec/bzip2.md §1.6, §4.2.
+// BZ2_hbCreateDecodeTables, plus a first-level lookup table). Spec docs/spec/bzip2.md §1.6, §4.2.
 //
 // limit/base/perm follow libbzip2's definitions exactly, so that even malformed (oversubscribed)
 // code-length sets decode the way bzip2 decodes them: bzip2 accepts such tables unless a code that

@@ -1,5 +1,5 @@
 // Huffman code lengths and canonical codes for the encoder (libbzip2 huffman.c BZ2_hbMakeCodeLengths,
-// BZ2_hbAssignCodes), reimplemented from their description in ../shared/spec/bzip2.md §1.6.
+// BZ2_hbAssignCodes), reimplemented from their description in docs/spec/bzip2.md §1.6.
 // The heap, its tie-breaking (weights carry the subtree depth in their low 8 bits) and the
 // length-limiting rule (halve the frequencies and rebuild) follow libbzip2 so the lengths, and so
 // the output, are the same as bzip2's.

@@ -1,5 +1,5 @@
 // The fast path of the block sort: libbzip2's mainSort (blocksort.c mainSort, mainQSort3,
-// mainSimpleSort, mainGtU), written from its description in ../shared/spec/bzip2.md §2.2:
+// mainSimpleSort, mainGtU), written from its description in docs/spec/bzip2.md §2.2:
 // 2-byte radix buckets, big buckets handled smallest first, 3-way radix quicksort then shellsort
 // with a comparator that consults the 16-bit "quadrant" rank cache, and the copy step that derives
 // buckets [c, ss] from the finished big bucket ss. It gives up when its work budget runs out

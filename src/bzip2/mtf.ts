@@ -1,6 +1,6 @@
 // generateMTFValues (libbzip2 compress.c): the BWT output through move-to-front, with runs of rank 0
 // written as RUNA/RUNB digits (bijective base 2, least significant first) and EOB last.
-// Spec: ../shared/spec/bzip2.md §1.5 (alphabet) and §2.5 (why the list is kept as 16 rows of 16).
+// Spec: docs/spec/bzip2.md §1.5 (alphabet) and §2.5 (why the list is kept as 16 rows of 16).
 //
 // libbzip2 shifts up to 255 bytes per symbol; disk images have many high ranks, so the list here is
 // 16 rows of 16 symbols, each row with its own movable base address in one array: moving a symbol

@@ -1,5 +1,5 @@
 // The 512-entry table that pre-0.9.5 bzip2 encoders used to "randomise" repetitive blocks, needed to
-// decode such blocks (spec ../shared/spec/bzip2.md §1.3). Values from libbzip2 randtable.c,
+// decode such blocks (spec docs/spec/bzip2.md §1.3). Values from libbzip2 randtable.c,
 // copyright (C) 1996-2010 Julian Seward, BSD-style licence (bzip2 LICENSE), used with attribution.
 
 export const BZ2_R_NUMS: Int32Array = Int32Array.from([

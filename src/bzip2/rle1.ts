@@ -1,5 +1,5 @@
 // RLE1, the block CRC and block splitting exactly as libbzip2 does them (bzlib.c ADD_CHAR_TO_BLOCK,
-// add_pair_to_block, flush_RL, copy_input_until_stop). Spec: ../shared/spec/bzip2.md §1.2.
+// add_pair_to_block, flush_RL, copy_input_until_stop). Spec: docs/spec/bzip2.md §1.2.
 //
 // Runs of 4..255 equal bytes become the 4 bytes and a count byte (run − 4); longer runs are cut
 // into pieces of at most 255. A run is written ("flushed") when a different byte arrives or when it

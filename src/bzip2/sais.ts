@@ -1,6 +1,6 @@
 // SA-IS suffix sorting (Nong, Zhang and Chan, "Linear Suffix Array Construction by Almost Pure
 // Induced-Sorting", 2009), written from the paper. Used by fallbackSort for the cyclic BWT
-// (spec ../shared/spec/bzip2.md §2.3): linear time whatever the input.
+// (spec docs/spec/bzip2.md §2.3): linear time whatever the input.
 //
 // The text has a virtual sentinel after its end, smaller than every symbol; SA receives the n
 // suffixes 0..n−1 in increasing order (the sentinel's own suffix is not stored).

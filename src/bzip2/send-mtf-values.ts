@@ -1,6 +1,6 @@
 // sendMTFValues (libbzip2 compress.c): chooses up to 6 Huffman tables and a table per group of 50
 // symbols, then writes the symbol map, selectors, code lengths and the coded symbols.
-// Spec: ../shared/spec/bzip2.md §1.4–§1.7 (format) and §1.9 (byte alignment for parallel writers).
+// Spec: docs/spec/bzip2.md §1.4–§1.7 (format) and §1.9 (byte alignment for parallel writers).
 //
 // Table construction follows libbzip2 step by step (initial equal-frequency ranges, 4 refinement
 // passes picking the cheapest table per group with strict "<" tie-breaking, 17-bit limit), so an

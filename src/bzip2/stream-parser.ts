@@ -2,7 +2,7 @@
 // with their combined CRCs, multi-stream files and trailing garbage, as bzip2 1.0.8 (bzip2.c
 // uncompressStream, decompress.c BZ_X_MAGIC_1..4, BZ_X_BLKHDR_1..6, BZ_X_ENDHDR_2..6, BZ_X_CCRC_1..4)
 // handles them. Blocks themselves are decoded by the caller (inline or in workers), which reports
-// back with endBlock(). Spec ../shared/spec/bzip2.md §1.1, §1.10, §3.2 ("parser").
+// back with endBlock(). Spec docs/spec/bzip2.md §1.1, §1.10, §3.2 ("parser").
 
 import { SnapcloneError, type Warning } from '../core/errors.js';
 import { BitReader, WIDE_NUMBER_FIELD } from './bit-reader.js';

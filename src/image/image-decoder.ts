@@ -2,7 +2,7 @@
 // in chunks of any size, into "write these bytes at this volume offset" calls. It validates what
 // ntfsclone validates (magic, version, gap 0, gap range, command bytes, truncation) and names the
 // input byte offset of every problem. Memory use is flat: only the 50-byte header and an 8-byte
-// gap count are ever buffered. Spec: /work/shared/spec/ntfsclone-format.md §1, §2 and §5.
+// gap count are ever buffered. Spec: docs/spec/ntfsclone-format.md §1, §2 and §5.
 
 import { SnapcloneError, type WarnFn } from '../core/errors.js';
 import { clusterDataLength, decodeImageHeader, IMAGE_HDR_BYTES, IMAGE_MAGIC, type ImageHeader } from './image-header.js';

@@ -1,7 +1,7 @@
 // The save side: produces an ntfsclone 10.1 image as a stream of large byte chunks from a ReadAt
 // and a bitmap of the clusters to save. Knows nothing of NTFS (the caller chose the clusters) nor
 // of compression (a consumer may pipe the chunks through bzip2).
-// Spec: /work/shared/spec/ntfsclone-format.md §1-2 (header, GAP/NEXT body, final partial chunk).
+// Spec: docs/spec/ntfsclone-format.md §1-2 (header, GAP/NEXT body, final partial chunk).
 
 import { SnapcloneError } from '../core/errors.js';
 import { silentProgress, type Progress } from '../core/progress.js';

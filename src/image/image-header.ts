@@ -1,5 +1,5 @@
 // The ntfsclone image header (a packed 50-byte C struct `image_hdr`, padded to 56 by the writer).
-// Version 10.1 is written; 10.0 and any 10.x are read. Spec: /work/shared/spec/ntfsclone-format.md §1.
+// Version 10.1 is written; 10.0 and any 10.x are read. Spec: docs/spec/ntfsclone-format.md §1.
 
 import { viewOf, writeI64, writeU64 } from '../core/bytes.js';
 import { SnapcloneError } from '../core/errors.js';

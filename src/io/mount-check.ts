@@ -1,7 +1,7 @@
 // Is a file or block device mounted? Read from /proc/self/mountinfo: a kernel mount names the
 // device by number, a FUSE mount (ntfs-3g) names its source path, a loop mount names a loop device
 // whose backing file is in sysfs. ntfsclone refuses a source mounted read-write and any mounted
-// restore target; so do we. Spec: /work/shared/spec/ntfsclone-format.md §4 (check 3) and §5.
+// restore target; so do we. Spec: docs/spec/ntfsclone-format.md §4 (check 3) and §5.
 
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { SnapcloneError } from '../core/errors.js';

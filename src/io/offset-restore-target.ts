@@ -2,7 +2,7 @@
 // restored): writes land at baseByte + offset, never outside the window, several in flight at once,
 // and every cluster written is marked so that the restored volume's $Bitmap can be compared with
 // what the image held. The disk itself is synced and closed by its owner.
-// Spec: /work/shared/spec/ntfsclone-format.md §5 (the NCL*CS+512 size rule).
+// Spec: docs/spec/ntfsclone-format.md §5 (the NCL*CS+512 size rule).
 
 import type { FileHandle } from 'node:fs/promises';
 import { SnapcloneError } from '../core/errors.js';

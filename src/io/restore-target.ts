@@ -1,7 +1,7 @@
 // Where a restore writes: a regular file (sparse: gaps stay holes; written under a temporary name
 // and renamed when complete), a block device (gaps seeked over; refused when too small or
 // mounted), or a stream such as stdout (gaps written as zeros: a full raw volume).
-// Spec: /work/shared/spec/ntfsclone-format.md §5 (file length, the NCL*CS+512 size rule, stdout).
+// Spec: docs/spec/ntfsclone-format.md §5 (file length, the NCL*CS+512 size rule, stdout).
 
 import { constants, type FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 // $ATTRIBUTE_LIST entries: where each attribute of an inode lives when they do not all fit in the
 // base record (extent records; a stream's runs may continue in several of them).
-// Spec: /work/shared/spec/ntfsclone-format.md §3 (the walk reaches extents through the base inode's list).
+// Spec: docs/spec/ntfsclone-format.md §3 (the walk reaches extents through the base inode's list).
 
 import { viewOf } from '../core/bytes.js';
 import { SnapcloneError } from '../core/errors.js';

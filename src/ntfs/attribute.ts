@@ -1,6 +1,6 @@
 // Attribute records inside an MFT record: the common header, resident values and non-resident
 // headers (VCN range, sizes, mapping pairs). Every length and offset is checked against the record.
-// Spec: /work/shared/spec/ntfsclone-format.md §3 (attributes the walk and the $Bitmap reader use).
+// Spec: docs/spec/ntfsclone-format.md §3 (attributes the walk and the $Bitmap reader use).
 
 import { viewOf } from '../core/bytes.js';
 import { SnapcloneError } from '../core/errors.js';

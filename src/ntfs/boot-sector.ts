@@ -1,5 +1,5 @@
 // The NTFS boot sector (sector 0 of the volume): geometry, $MFT location and record sizes.
-// Spec: /work/shared/spec/ntfsclone-format.md §3-4 (what ntfsclone and libntfs-3g read and check).
+// Spec: docs/spec/ntfsclone-format.md §3-4 (what ntfsclone and libntfs-3g read and check).
 
 import { viewOf } from '../core/bytes.js';
 import { SnapcloneError } from '../core/errors.js';

@@ -2,7 +2,7 @@
 // nr_clusters, minus the clusters of $BadClus:$Bad, plus cluster nr_clusters (the backup boot
 // sector chunk). Optionally (the default) ntfsclone's consistency check too: walk every in-use
 // inode's runlists and refuse when they disagree with $Bitmap or reference a cluster twice.
-// Spec: /work/shared/spec/ntfsclone-format.md §3 (walk_clusters, compare_bitmaps, ignore_bad_clusters).
+// Spec: docs/spec/ntfsclone-format.md §3 (walk_clusters, compare_bitmaps, ignore_bad_clusters).
 
 import { SnapcloneError } from '../core/errors.js';
 import { silentProgress, type Progress } from '../core/progress.js';

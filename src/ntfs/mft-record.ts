@@ -1,6 +1,6 @@
 // MFT file records: the "FILE" header, update-sequence fixups (applied every 512 bytes, also with
 // 4096-byte sectors) and the header fields the cluster walk needs.
-// Spec: /work/shared/spec/ntfsclone-format.md §3 (records read by ntfsclone's walk and by the $Bitmap reader).
+// Spec: docs/spec/ntfsclone-format.md §3 (records read by ntfsclone's walk and by the $Bitmap reader).
 
 import { viewOf } from '../core/bytes.js';
 import { SnapcloneError } from '../core/errors.js';

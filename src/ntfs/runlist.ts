@@ -1,5 +1,5 @@
 // Runlists: the mapping pairs of a non-resident attribute, decoded into (VCN, LCN, length) runs.
-// Sparse runs have no LCN. Spec: /work/shared/spec/ntfsclone-format.md §3 (the walk marks every
+// Sparse runs have no LCN. Spec: docs/spec/ntfsclone-format.md §3 (the walk marks every
 // cluster of every real run; negative LCNs and lengths are corrupt).
 
 import { SnapcloneError } from '../core/errors.js';

@@ -1,6 +1,6 @@
 // Reading the bytes of a non-resident stream through its runlist: contiguous spans become single
 // large reads, sparse runs and bytes past initialized_size read as zeros.
-// Spec: /work/shared/spec/ntfsclone-format.md §3 ($Bitmap is read "through the attribute API":
+// Spec: docs/spec/ntfsclone-format.md §3 ($Bitmap is read "through the attribute API":
 // zeros beyond initialized_size).
 
 import { SnapcloneError } from '../core/errors.js';

@@ -1,7 +1,7 @@
 // An NTFS volume opened for reading through ReadAt: the boot sector, $MFT's own runlist (also
 // when $MFT is fragmented into an $ATTRIBUTE_LIST), records by number, streams of the system files
 // ($Bitmap, $BadClus:$Bad) and $Volume's version and flags.
-// Spec: /work/shared/spec/ntfsclone-format.md §3-4 (what ntfsclone reads and checks before saving).
+// Spec: docs/spec/ntfsclone-format.md §3-4 (what ntfsclone reads and checks before saving).
 
 import { equalBytes, viewOf } from '../core/bytes.js';
 import { SnapcloneError } from '../core/errors.js';

@@ -1,5 +1,5 @@
 // A pool of worker threads that compress bzip2 blocks (compress-worker.ts). Jobs run in any order
-// on any worker; the caller reorders results by sequence number. Spec ../shared/spec/bzip2.md §3.3.
+// on any worker; the caller reorders results by sequence number. Spec docs/spec/bzip2.md §3.3.
 //
 // A worker is ref'd only while it has a job, so an idle pool never keeps the process alive, and a
 // pending job always does (an unref'd worker would let Node exit before its result arrives).

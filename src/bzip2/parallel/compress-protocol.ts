@@ -1,5 +1,5 @@
 // Messages between the compress pool and its workers (compress-pool.ts, compress-worker.ts).
-// Spec ../shared/spec/bzip2.md §3.3. Block buffers are SharedArrayBuffers, lent to the worker and
+// Spec docs/spec/bzip2.md §3.3. Block buffers are SharedArrayBuffers, lent to the worker and
 // never transferred: transferring detaches an ArrayBuffer, and the first detach in a thread makes
 // V8 drop its optimised typed-array code and compile detach checks into it from then on (measured:
 // the block sort 13% slower). Only the compressed bytes (a few hundred kB a block) are copied.

@@ -1,5 +1,5 @@
 // Worker thread of the parallel bzip2 compressor: BWT, MTF and Huffman coding of one post-RLE1
-// block at a time, returned byte-aligned. Spec ../shared/spec/bzip2.md §3.3.
+// block at a time, returned byte-aligned. Spec docs/spec/bzip2.md §3.3.
 // The block buffer is shared (nothing is transferred: see compress-protocol.ts); the reply says the
 // main thread may reuse it.
 

@@ -2,7 +2,7 @@
 // offset and hands each candidate to a worker thread that decodes it speculatively; the main thread
 // decodes too, taking the next candidate whenever it would otherwise wait. The parser keeps only
 // the blocks that chain (false positives are dropped). Worker output comes back in pieces with
-// credit-based flow control, and in order. Spec ../shared/spec/bzip2.md §3.2-3.3.
+// credit-based flow control, and in order. Spec docs/spec/bzip2.md §3.2-3.3.
 
 import { Worker } from 'node:worker_threads';
 import { SnapcloneError } from '../../core/errors.js';

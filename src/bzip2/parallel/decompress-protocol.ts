@@ -1,6 +1,6 @@
 // Messages between the decompression pool (main thread) and its workers. A job is one candidate
 // block: the worker decodes it speculatively and streams its output back in pieces, never more than
-// its credits ahead of what the main thread has consumed. Spec ../shared/spec/bzip2.md §3.3.
+// its credits ahead of what the main thread has consumed. Spec docs/spec/bzip2.md §3.3.
 
 import type { Bz2ErrorCode } from '../decode-failure.js';
 

@@ -1,7 +1,7 @@
 // The body of a decompression worker thread: decodes the candidate blocks the pool sends (up to
 // JOBS_PER_WORKER queued, so it never waits for the main thread between blocks) with the pure block
 // code, and posts each one's output in pieces, in order, waiting for credit (bounded memory).
-// Started by decompress-pool.ts. Spec ../shared/spec/bzip2.md §3.3 (decompression on workers).
+// Started by decompress-pool.ts. Spec docs/spec/bzip2.md §3.3 (decompression on workers).
 
 import { parentPort } from 'node:worker_threads';
 import { BlockOutput, PIECE_BYTES } from '../block-output.js';

@@ -1,6 +1,6 @@
 // `snapclone info SOURCE|IMAGE`: an NTFS volume's geometry, version, flags and used clusters, or an
 // ntfsclone image's header (and with --verify, a full decode of its body, writing nothing).
-// Spec: /work/shared/spec/ntfsclone-format.md §1 (header fields), §3 (used clusters), §5 (-n).
+// Spec: docs/spec/ntfsclone-format.md §1 (header fields), §3 (used clusters), §5 (-n).
 
 import { Command } from 'commander';
 import { createReadStream } from 'node:fs';

@@ -1,6 +1,6 @@
 // `snapclone restore-image IMAGE TARGET`: ntfsclone --restore-image onto a regular file (sparse,
 // under a temporary name until complete), a block device (--overwrite) or stdout ('-').
-// Spec: /work/shared/spec/ntfsclone-format.md §5.
+// Spec: docs/spec/ntfsclone-format.md §5.
 
 import { Command, Option } from 'commander';
 import { createReadStream } from 'node:fs';

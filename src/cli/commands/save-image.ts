@@ -1,6 +1,6 @@
 // `snapclone save-image SOURCE -o OUT`: ntfsclone --save-image, byte for byte, with an output that
 // appears only when complete (ntfsclone leaves a 0-byte file behind on failure; we leave nothing).
-// Spec: /work/shared/spec/ntfsclone-format.md §4 and §6.
+// Spec: docs/spec/ntfsclone-format.md §4 and §6.
 
 import { Command, Option } from 'commander';
 import { realpath, stat, statfs } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 // Deterministic test inputs for the bzip2 encoder: the kinds of data disk images are made of
-// (spec ../shared/spec/bzip2.md §6.2 "Encoder stress inputs"), generated from a seed so a failure
+// (spec docs/spec/bzip2.md §6.2 "Encoder stress inputs"), generated from a seed so a failure
 // reproduces.
 
 /** mulberry32: a small seeded PRNG returning uint32s. */
