@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { blockSort, BlockSortWorkspace, DEFAULT_BUDGET_PER_BYTE } from '../src/bzip2/block-sort.js';
 import { blockBufferBytes, Rle1Splitter } from '../src/bzip2/rle1.js';
 import { ensureSampleImage } from './sample-image.js';
+import { fibonacciWord, nearPeriodicBytes, periodicBytes, randomBytes } from '../test/bzip2/support/inputs.js';
 
 const LEVEL = 9;
 const RUNS = 3;
@@ -18,56 +19,23 @@ function rle1Blocks(input: Uint8Array): Uint8Array[] {
   return blocks;
 }
 
-/** mulberry32, as the tests' inputs use. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
-function periodic(length: number, pattern: ArrayLike<number>): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = pattern[i % pattern.length]!;
-  return out;
-}
-
-function nearPeriodic(length: number, period: number, noiseEvery: number, seed: number): Uint8Array {
-  const next = prng(seed);
-  const base = Uint8Array.from({ length: period }, () => next() & 0xff);
-  const out = periodic(length, base);
-  for (let i = noiseEvery >> 1; i < length; i += noiseEvery) out[i] = next() & 0xff;
-  return out;
-}
-
-function fibonacciWord(length: number): Uint8Array {
-  let a = 'a';
-  let b = 'ab';
-  while (b.length < length) [a, b] = [b, b + a];
-  return Uint8Array.from(b.slice(0, length), (c) => c.charCodeAt(0));
-}
-
 function hardInputs(): [string, Uint8Array][] {
-  const flipped = periodic(899_000, [1, 2, 3, 4]);
+  const flipped = periodicBytes(899_000, [1, 2, 3, 4]);
   flipped[400_000] = 9;
   const zerosOne = new Uint8Array(40_000_000);
   zerosOne[12_345_678] = 1;
-  const flipEvery = periodic(899_000, [9, 8, 7, 6]);
+  const flipEvery = periodicBytes(899_000, [9, 8, 7, 6]);
   for (let i = 0; i < flipEvery.length; i += 131072) flipEvery[i] = 0;
   return [
     ['zeros after RLE1', rle1Blocks(new Uint8Array(50_000_000))[0]!],
     ['zeros, one byte changed', rle1Blocks(zerosOne)[0]!],
-    ['4-byte pattern', periodic(899_000, [1, 2, 3, 4])],
+    ['4-byte pattern', periodicBytes(899_000, [1, 2, 3, 4])],
     ['4-byte pattern, one flip', flipped],
     ['4-byte pattern, flip / 128 KiB', flipEvery],
     ['Fibonacci word', fibonacciWord(899_000)],
-    ['64 KiB period, noise / 4 KiB', nearPeriodic(899_000, 65536, 4096, 45)],
-    ['4 KiB period, noise / 64 KiB', nearPeriodic(899_000, 4096, 65536, 46)],
-    ['random 200 kB, repeated', periodic(899_000, Array.from(nearPeriodic(200_000, 200_000, 1 << 30, 47)))],
+    ['64 KiB period, noise / 4 KiB', nearPeriodicBytes(899_000, 65536, 4096, 45)],
+    ['4 KiB period, noise / 64 KiB', nearPeriodicBytes(899_000, 4096, 65536, 46)],
+    ['random 200 kB, repeated', periodicBytes(899_000, randomBytes(200_000, 47))],
   ];
 }
 
