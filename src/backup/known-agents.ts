@@ -4,10 +4,12 @@
 // freeze. One line per agent, "HOST:PORT SHA256:...", in STATE_DIR/known-agents. Spec: issue 6
 // (host key pinning), docs/agent-protocol.md "Threat model".
 
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SnapcloneError } from '../core/errors.js';
+import { createAtomicFile } from '../io/atomic-file.js';
 import { ioError } from '../io/source-file.js';
+import { writeFully } from '../io/write-fully.js';
 
 export const KNOWN_AGENTS_FILE = 'known-agents';
 
@@ -48,24 +50,22 @@ export async function readKnownAgents(path: string): Promise<Map<string, string>
   return known;
 }
 
-/** Adds (or replaces) one agent's fingerprint: the file is rewritten under a temporary name, fsynced, renamed. */
+/** Adds (or replaces) one agent's fingerprint; the file is replaced atomically (createAtomicFile). */
 export async function rememberAgent(path: string, address: string, fingerprint: string): Promise<void> {
   const known = await readKnownAgents(path);
   known.set(address, fingerprint);
   const lines = ['# agents whose host key snapclone backup has recorded (trust on first use); delete a line to accept a new key'];
   for (const [a, f] of known) lines.push(`${a} ${f}`);
-  const temporary = `${path}.${process.pid}.tmp`;
   try {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const handle = await open(temporary, 'w', 0o600);
-    try {
-      await handle.writeFile(`${lines.join('\n')}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
   } catch (e) {
-    throw ioError(e, path, 'record the agent host key in');
+    throw ioError(e, dirname(path), 'create the state directory');
+  }
+  const file = await createAtomicFile(path, { overwrite: true, mode: 0o600 });
+  try {
+    await writeFully(file.handle, Buffer.from(`${lines.join('\n')}\n`), 0, file.temporaryPath);
+    await file.commit();
+  } finally {
+    await file.abort();
   }
 }
