@@ -18,7 +18,7 @@ import { dataPartitions, encodeSavedLayout, partitionByteRange, readLayout, type
 import { decodeMbrSector, hasBootSignature, TYPE_GPT_PROTECTIVE } from '../partition/mbr.js';
 import { RegionDisk } from '../partition/region-disk.js';
 import { imageFileName, LAYOUT_FILE } from './disk-plan.js';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type ManifestPartition } from './manifest.js';
+import { manifestHead, type Manifest, type ManifestPartition } from './manifest.js';
 import { readBoundedBytes, readCompressedFile } from './set-files.js';
 import { validateLabel } from './set-name.js';
 import { SetWriter } from './set-writer.js';
@@ -129,12 +129,7 @@ export async function importSeedBackup(options: ImportSeedOptions): Promise<Impo
     }
     const warnings = ["imported from the seed's files: the MBR alone was saved (no boot area between it and the first partition)"];
     const manifest: Omit<Manifest, 'files'> = {
-      format: MANIFEST_FORMAT,
-      formatVersion: MANIFEST_VERSION,
-      tool: options.tool,
-      label,
-      createdAt: startedAt.toISOString(),
-      completedAt: new Date().toISOString(),
+      ...manifestHead(options.tool, label, startedAt),
       source: { path: options.images.join(' '), kind: 'seed-import', sizeBytes: layout.diskSizeBytes },
       consistency: 'crash-consistent',
       disk: { sizeBytes: layout.diskSizeBytes, sectorSize: SECTOR_BYTES, label: 'dos', id: layout.id, layoutFile: LAYOUT_FILE },

@@ -51,6 +51,11 @@ export interface ManifestPartition {
   };
 }
 
+/** The fields every new manifest opens with: format, this tool, the label, when the run began and ended (now). */
+export function manifestHead(tool: Manifest['tool'], label: string, startedAt: Date): Pick<Manifest, 'format' | 'formatVersion' | 'tool' | 'label' | 'createdAt' | 'completedAt'> {
+  return { format: MANIFEST_FORMAT, formatVersion: MANIFEST_VERSION, tool, label, createdAt: startedAt.toISOString(), completedAt: new Date().toISOString() };
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   formatVersion: number;

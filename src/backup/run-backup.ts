@@ -19,7 +19,7 @@ import { classifySource, defaultLabel, refuseMountedSource, type BackupSource } 
 import { planDiskBackup } from './disk-plan.js';
 import { GuestFreeze, type GuestFreezeOptions } from './guest-freeze.js';
 import { knownAgentsPath } from './known-agents.js';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, type Consistency, type Manifest } from './manifest.js';
+import { manifestHead, type Consistency, type Manifest } from './manifest.js';
 import { pruneSets, type PruneResult } from './prune-sets.js';
 import { recoverLeftovers, type RecoveryReport } from './recover-leftovers.js';
 import { ResourceJournal } from './resource-journal.js';
@@ -147,12 +147,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupReport> {
     if (consistency === 'crash-consistent' && !options.agent) warn('the guest was not frozen (no --agent): the set is crash-consistent, as after a power cut');
     const totalSeconds = (performance.now() - t0) / 1000;
     const manifest: Omit<Manifest, 'files'> = {
-      format: MANIFEST_FORMAT,
-      formatVersion: MANIFEST_VERSION,
-      tool: options.tool,
-      label,
-      createdAt: startedAt.toISOString(),
-      completedAt: new Date().toISOString(),
+      ...manifestHead(options.tool, label, startedAt),
       source: {
         path: options.source,
         kind: source.kind === 'lv' ? 'lvm-snapshot' : source.kind,
