@@ -45,13 +45,25 @@ export class PieceSlab {
 
   /** Fills the next piece from `output` and returns it (empty once the block is done). */
   fill(output: BlockOutput, req: BlockRequest): Uint8Array {
+    const from = this.startPiece();
+    this.pos = fillOrThrow(output, this.slab, from, this.slab.length, req);
+    return this.slab.subarray(from, this.pos);
+  }
+
+  /** A piece of at most `maxBytes`; throws DecodeFailure as BlockOutput.fill() does. */
+  fillUpTo(output: BlockOutput, maxBytes: number): Uint8Array {
+    const from = this.startPiece();
+    this.pos = output.fill(this.slab, from, Math.min(this.slab.length, from + maxBytes));
+    return this.slab.subarray(from, this.pos);
+  }
+
+  /** Where the next piece starts, in a fresh slab if little is left of this one. */
+  private startPiece(): number {
     if (this.slab.length - this.pos < MIN_PIECE_BYTES) {
       this.slab = new Uint8Array(PIECE_BYTES);
       this.pos = 0;
     }
-    const from = this.pos;
-    this.pos = fillOrThrow(output, this.slab, from, this.slab.length, req);
-    return this.slab.subarray(from, this.pos);
+    return this.pos;
   }
 }
 
@@ -61,6 +73,11 @@ export class PieceSlab {
  */
 export async function emitDecodedBlock(decoder: BlockDecoder, output: BlockOutput, slab: PieceSlab, req: BlockRequest, ctx: EngineContext): Promise<BlockResult> {
   output.start(decoder);
+  return emitRestOfBlock(decoder, output, slab, req, ctx);
+}
+
+/** emitDecodedBlock() for an output already started, and perhaps partly written. */
+export async function emitRestOfBlock(decoder: BlockDecoder, output: BlockOutput, slab: PieceSlab, req: BlockRequest, ctx: EngineContext): Promise<BlockResult> {
   while (!output.done) {
     const piece = slab.fill(output, req);
     if (piece.length > 0) await ctx.writeOutput(piece);

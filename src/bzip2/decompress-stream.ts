@@ -5,6 +5,7 @@
 // docs/spec/bzip2.md §1.1 (streams, garbage), §1.10 (errors), §3.2-3.3 (parallel decoding).
 
 import { availableParallelism } from 'node:os';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { SnapcloneError, type WarnFn } from '../core/errors.js';
 import { InlineExecutor, type BlockExecutor, type EngineContext } from './block-executor.js';
@@ -156,6 +157,9 @@ class DecompressStream extends Transform implements EngineContext {
         } else {
           const r = await this.executor.runBlock(step.block, this);
           this.parser.endBlock(r.storedCrc, r.computedCrc, r.endBit);
+          // While the reader keeps up, writeOutput() resolves at once and this loop would run on
+          // microtasks alone: let input, and the workers' messages, in between blocks.
+          await yieldToEventLoop();
         }
         this.advanced();
       }

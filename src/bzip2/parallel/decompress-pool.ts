@@ -6,14 +6,14 @@
 
 import { Worker } from 'node:worker_threads';
 import { SnapcloneError } from '../../core/errors.js';
-import { emitDecodedBlock, InlineExecutor, PieceSlab, type BlockExecutor, type BlockResult, type EngineContext } from '../block-executor.js';
+import { emitRestOfBlock, InlineExecutor, PieceSlab, type BlockExecutor, type BlockResult, type EngineContext } from '../block-executor.js';
 import { BlockOutput } from '../block-output.js';
 import { BlockMagicScanner } from '../block-scanner.js';
 import type { ByteWindow } from '../byte-window.js';
 import { BlockDecoder, maxCompressedBlockBytes } from '../decode-block.js';
 import { DecodeFailure, failureToError } from '../decode-failure.js';
 import type { BlockRequest } from '../stream-parser.js';
-import { JOBS_PER_WORKER, type FailureMessage, type FromWorker, type HeaderMessage, type ToWorker } from './decompress-protocol.js';
+import { JobClaims, JOBS_PER_WORKER, type FailureMessage, type FromWorker, type HeaderMessage, type ToWorker } from './decompress-protocol.js';
 
 /** Output pieces a job may hold before its worker waits for the main thread. */
 const INITIAL_CREDITS = 8;
@@ -30,6 +30,7 @@ interface Slot {
   worker: Worker;
   /** Jobs the worker holds, oldest first (at most JOBS_PER_WORKER). */
   jobs: Job[];
+  claims: JobClaims;
 }
 
 interface Job {
@@ -38,11 +39,11 @@ interface Job {
   magicBit: number;
   /** Absolute byte offset of the job's first byte. */
   startByte: number;
+  /** Absolute end of the input the job got. */
+  endByte: number;
   /** The job got all the input the block could possibly need: running out is a real error. */
   complete: boolean;
   slot: Slot | undefined;
-  /** The worker has begun decoding it (until then the main thread may take it back). */
-  started: boolean;
   header: HeaderMessage | undefined;
   failure: FailureMessage | undefined;
   pieces: Uint8Array[];
@@ -60,11 +61,22 @@ interface LocalJob {
   /** False when the speculative decode failed: the parser redoes it with the exact level. */
   ok: boolean;
   decoder: BlockDecoder;
+  /** Started as soon as the block decoded: it may be walked ahead into `ahead`. */
   output: BlockOutput;
+  /** Output walked while this thread would otherwise have waited for a worker, not written yet. */
+  ahead: Uint8Array[];
+  aheadBytes: number;
 }
 
-/** Candidates the main thread may hold decoded ahead of the parser, as many as a worker holds. */
-const LOCAL_JOBS = JOBS_PER_WORKER;
+/** Candidates the main thread may hold decoded ahead of the parser. */
+const LOCAL_JOBS = 2;
+/**
+ * Output of each such block the main thread may walk ahead (in pieces of WALK_AHEAD_PIECE_BYTES,
+ * short enough that a worker's message is not kept waiting). Without it, the main thread, holding
+ * LOCAL_JOBS decoded blocks, would sit idle while a worker walks the block before them.
+ */
+const WALK_AHEAD_BYTES = 4 << 20;
+const WALK_AHEAD_PIECE_BYTES = 256 << 10;
 
 /** Worker threads started by any pool and not exited yet (for tests: pools must not leak them). */
 export function liveDecompressWorkers(): number {
@@ -133,6 +145,7 @@ export class DecompressPool implements BlockExecutor {
 
   private releaseLocal(job: LocalJob): void {
     this.locals.splice(this.locals.indexOf(job), 1);
+    job.ahead = [];
     this.localStates.push({ decoder: job.decoder, output: job.output });
   }
 
@@ -145,7 +158,10 @@ export class DecompressPool implements BlockExecutor {
         try {
           if (local.ok && this.fitsLevel(req, local.decoder.nblock, local.decoder.origPtr)) {
             poolStats.blocksFromMainThread++;
-            return await emitDecodedBlock(local.decoder, local.output, this.localSlab, req, ctx);
+            const ahead = local.ahead;
+            local.ahead = [];
+            for (const piece of ahead) await ctx.writeOutput(piece);
+            return await emitRestOfBlock(local.decoder, local.output, this.localSlab, req, ctx);
           }
         } finally {
           this.releaseLocal(local);
@@ -154,13 +170,14 @@ export class DecompressPool implements BlockExecutor {
         return this.inline.runBlock(req, ctx);
       }
       const job = this.jobsByBit.get(req.magicBit);
+      if (job && this.takeBack(job)) continue;
       if (job) return this.consume(job, req, ctx);
       if (this.inlineOnly || !this.isPending(req.magicBit)) {
         poolStats.blocksInline++;
         return this.inline.runBlock(req, ctx);
       }
       // No worker has it yet: decode it here as soon as its input is in.
-      if (!this.takeLocal()) await ctx.waitForChange();
+      if (!this.workAhead()) await ctx.waitForChange();
     }
   }
 
@@ -170,19 +187,12 @@ export class DecompressPool implements BlockExecutor {
     return nblock <= limit && origPtr <= 10 + limit;
   }
 
-  /** Streams a worker's job in order; while it is not ready, the main thread decodes the next candidate. */
+  /** Streams a worker's job in order; meanwhile this thread decodes or walks later candidates. */
   private async consume(job: Job, req: BlockRequest, ctx: EngineContext): Promise<BlockResult> {
     while (!job.header && !job.failure) {
       this.throwIfFatal();
-      if (this.takeLocal()) continue;
-      if (this.waitsBehindAnother(job)) {
-        // Its worker is still decoding an earlier block (slow, or short of CPU) and this thread has
-        // nothing else to do: take the block back.
-        this.drop(job);
-        this.dispatch();
-        poolStats.blocksTakenBack++;
-        return this.inline.runBlock(req, ctx);
-      }
+      if (this.takeBack(job)) return this.runBlock(req, ctx);
+      if (this.workAhead()) continue;
       await ctx.waitForChange();
     }
     const h = job.header;
@@ -212,7 +222,7 @@ export class DecompressPool implements BlockExecutor {
         });
       }
       this.throwIfFatal();
-      if (!this.takeLocal()) await ctx.waitForChange();
+      if (!this.workAhead()) await ctx.waitForChange();
     }
     this.drop(job);
     this.dispatch();
@@ -220,10 +230,10 @@ export class DecompressPool implements BlockExecutor {
     return { storedCrc: h.storedCrc, computedCrc: job.crc, endBit: job.startByte * 8 + h.endBit };
   }
 
-  /** True if the job's worker has not begun it and is still decoding an earlier one. */
+  /** True if the job's worker is, as far as its messages tell, still decoding an earlier one. */
   private waitsBehindAnother(job: Job): boolean {
     const first = job.slot?.jobs[0];
-    return !job.started && first !== undefined && first !== job && !first.header && !first.failure;
+    return first !== undefined && first !== job && !first.header && !first.failure;
   }
 
   /**
@@ -238,19 +248,67 @@ export class DecompressPool implements BlockExecutor {
     const range = this.rangeOf(this.candIdx, w);
     if (!range) return false;
     this.candIdx++;
+    this.decodeLocal(w, magicBit, range.endByte);
+    return true;
+  }
+
+  /**
+   * Takes back a job its worker has not begun, if the worker will not begin it soon (it is still
+   * booting, or decoding an earlier block): this thread needs the block now. Returns whether it did.
+   */
+  private takeBack(job: Job): boolean {
+    const slot = job.slot;
+    const w = this.window;
+    if (!slot || !w || (slot.claims.ready && !this.waitsBehindAnother(job)) || !slot.claims.claimForPool(job.id)) return false;
+    this.drop(job); // the worker skips it: it failed to claim it
+    this.decodeLocal(w, job.magicBit, job.endByte);
+    this.dispatch();
+    poolStats.blocksTakenBack++;
+    return true;
+  }
+
+  /** Decodes candidate `magicBit` with the input up to `endByte` on this thread, into `locals`. */
+  private decodeLocal(w: ByteWindow, magicBit: number, endByte: number): void {
     const v = w.view();
     const baseBit = v.baseByte * 8;
     const state = this.localStates.pop() ?? { decoder: new BlockDecoder(), output: new BlockOutput() };
     let ok = true;
     try {
-      state.decoder.decode(v.bytes, range.endByte - v.baseByte, magicBit + 48 - baseBit, SPECULATIVE_MAX_BLOCK_BYTES);
+      state.decoder.decode(v.bytes, endByte - v.baseByte, magicBit + 48 - baseBit, SPECULATIVE_MAX_BLOCK_BYTES);
       state.decoder.endBit += baseBit;
+      state.output.start(state.decoder);
     } catch (e) {
       if (!(e instanceof DecodeFailure)) throw e;
       ok = false;
     }
-    this.locals.push({ magicBit, ok, ...state });
-    return true;
+    const at = this.locals.findIndex((l) => l.magicBit > magicBit);
+    this.locals.splice(at < 0 ? this.locals.length : at, 0, { magicBit, ok, ...state, ahead: [], aheadBytes: 0 });
+  }
+
+  /** Something useful to do instead of waiting: decode the next candidate, or walk one ahead. */
+  private workAhead(): boolean {
+    return this.takeLocal() || this.walkAhead();
+  }
+
+  /**
+   * Walks a piece of the first local block that is not walked to its end or its budget; returns
+   * whether there was one. A walk that fails marks the block for an exact redo when its turn comes.
+   */
+  private walkAhead(): boolean {
+    for (const local of this.locals) {
+      if (!local.ok || local.output.done || local.aheadBytes >= WALK_AHEAD_BYTES) continue;
+      try {
+        const piece = this.localSlab.fillUpTo(local.output, WALK_AHEAD_PIECE_BYTES);
+        local.ahead.push(piece);
+        local.aheadBytes += piece.length;
+      } catch (e) {
+        if (!(e instanceof DecodeFailure)) throw e;
+        local.ok = false;
+        local.ahead = [];
+      }
+      return true;
+    }
+    return false;
   }
 
   /** The first candidate not dispatched yet and not behind the parser (candIdx points at it). */
@@ -319,9 +377,9 @@ export class DecompressPool implements BlockExecutor {
         id: this.nextId++,
         magicBit,
         startByte,
+        endByte: range.endByte,
         complete: range.complete,
         slot,
-        started: false,
         header: undefined,
         failure: undefined,
         pieces: [],
@@ -331,6 +389,7 @@ export class DecompressPool implements BlockExecutor {
       slot.jobs.push(job);
       this.jobsByBit.set(magicBit, job);
       this.jobsById.set(job.id, job);
+      slot.claims.open(job.id);
       // Copied, not transferred: see decompress-worker.ts on detached buffers.
       const bytes = w.copy(startByte, range.endByte);
       this.post(slot, { type: 'job', id: job.id, bytes, startBit: magicBit - startByte * 8 + 48, maxBlockBytes: SPECULATIVE_MAX_BLOCK_BYTES, credits: INITIAL_CREDITS });
@@ -361,9 +420,10 @@ export class DecompressPool implements BlockExecutor {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(workerUrl());
+    const claims = JobClaims.create();
+    const worker = new Worker(workerUrl(), { workerData: { claims: claims.cells } });
     liveWorkers++;
-    const slot: Slot = { worker, jobs: [] };
+    const slot: Slot = { worker, jobs: [], claims };
     worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
     worker.on('error', (e) => this.setFatal(e));
     worker.on('exit', (code) => {
@@ -377,9 +437,6 @@ export class DecompressPool implements BlockExecutor {
     const job = this.jobsById.get(msg.id);
     if (!job) return; // dropped: a late message from a cancelled job
     switch (msg.type) {
-      case 'started':
-        job.started = true;
-        break;
       case 'header':
         job.header = msg;
         break;

@@ -4,6 +4,56 @@
 
 import type { Bz2ErrorCode } from '../decode-failure.js';
 
+/** Claim cells per worker: more than the jobs it can hold, so a cell is reused long after its job ended. */
+const CLAIM_CELLS = 1024;
+
+/**
+ * Who decodes each job, in memory shared by the pool and one worker, plus the worker's "booted"
+ * flag. A job is posted to the worker at once, but the worker only decodes it if it claims it
+ * first: the main thread may claim it instead when it needs the block and the worker is still
+ * booting or busy with an earlier one. One compare-and-swap each way, no message round trip.
+ */
+export class JobClaims {
+  constructor(readonly cells: Int32Array) {}
+
+  static create(): JobClaims {
+    return new JobClaims(new Int32Array(new SharedArrayBuffer(4 * (1 + CLAIM_CELLS))));
+  }
+
+  /** The worker has booted and warmed up. */
+  markReady(): void {
+    Atomics.store(this.cells, 0, 1);
+  }
+
+  get ready(): boolean {
+    return Atomics.load(this.cells, 0) === 1;
+  }
+
+  /** Job `id` (positive) is posted and open to both sides. */
+  open(id: number): void {
+    Atomics.store(this.cells, this.cell(id), id);
+  }
+
+  /** The worker takes job `id`, unless the pool took it first. */
+  claimForWorker(id: number): boolean {
+    return Atomics.compareExchange(this.cells, this.cell(id), id, -id) === id;
+  }
+
+  /** The pool takes job `id` back, unless the worker has begun it. */
+  claimForPool(id: number): boolean {
+    return Atomics.compareExchange(this.cells, this.cell(id), id, 0) === id;
+  }
+
+  /** The worker has begun job `id`. */
+  workerHas(id: number): boolean {
+    return Atomics.load(this.cells, this.cell(id)) === -id;
+  }
+
+  private cell(id: number): number {
+    return 1 + (id % CLAIM_CELLS);
+  }
+}
+
 /** Jobs a worker holds at once: while one waits for credit or for the main thread, it decodes the next. */
 export const JOBS_PER_WORKER = 2;
 
@@ -32,12 +82,6 @@ export interface CancelMessage {
 }
 
 export type ToWorker = JobMessage | CreditMessage | CancelMessage;
-
-/** The worker begins decoding a job (until then the main thread may take the job back). */
-export interface StartedMessage {
-  type: 'started';
-  id: number;
-}
 
 export interface HeaderMessage {
   type: 'header';
@@ -72,4 +116,4 @@ export interface DoneMessage {
   crc: number;
 }
 
-export type FromWorker = StartedMessage | HeaderMessage | FailureMessage | PieceMessage | DoneMessage;
+export type FromWorker = HeaderMessage | FailureMessage | PieceMessage | DoneMessage;

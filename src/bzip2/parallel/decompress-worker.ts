@@ -3,15 +3,16 @@
 // code, and posts each one's output in pieces, in order, waiting for credit (bounded memory).
 // Started by decompress-pool.ts. Spec docs/spec/bzip2.md §3.3 (decompression on workers).
 
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { BlockOutput, PIECE_BYTES } from '../block-output.js';
 import { BlockDecoder } from '../decode-block.js';
 import { DecodeFailure } from '../decode-failure.js';
 import { warmUpDecoder } from '../warm-up.js';
-import { JOBS_PER_WORKER, type FromWorker, type JobMessage, type ToWorker } from './decompress-protocol.js';
+import { JobClaims, JOBS_PER_WORKER, type FromWorker, type JobMessage, type ToWorker } from './decompress-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('decompress-worker.js must run in a worker thread');
+const claims = new JobClaims((workerData as { claims: Int32Array }).claims);
 warmUpDecoder();
 
 interface Task {
@@ -49,11 +50,14 @@ function fail(task: Task, e: unknown): void {
   post({ type: 'failure', id: task.id, code: e.code, reason: e.reason, bitOffset: e.bitOffset, expected: e.expected, actual: e.actual });
 }
 
-/** Decodes a task's block (Huffman, MTF, links); false if it failed. */
+/** Decodes a task's block (Huffman, MTF, links); false if it failed or the pool took it back. */
 function decode(task: Task): boolean {
   const job = task.job!;
   task.job = undefined; // its input is no longer needed
-  post({ type: 'started', id: task.id });
+  if (!claims.claimForWorker(task.id)) {
+    finish(task); // the main thread decodes it
+    return false;
+  }
   try {
     task.decoder.decode(job.bytes, job.bytes.length, job.startBit, job.maxBlockBytes);
   } catch (e) {
@@ -141,3 +145,5 @@ port.on('message', (msg: ToWorker) => {
   }
   work();
 });
+
+claims.markReady();
