@@ -6,7 +6,7 @@
 
 import { Readable } from 'node:stream';
 import { SnapcloneError } from '../core/errors.js';
-import { silentProgress, type Progress } from '../core/progress.js';
+import { prefixedProgress, silentProgress, type Progress } from '../core/progress.js';
 import { SliceReadAt, type ReadAt } from '../core/read-at.js';
 import { formatBytes } from '../core/units.js';
 import { createCompressStream } from '../bzip2/compress-stream.js';
@@ -37,16 +37,6 @@ export interface ImagedDisk {
   partitions: ManifestPartition[];
   layoutFile?: string;
   imagingSeconds: number;
-}
-
-/** Renames the phases a lower layer reports ("Saving the image") after the partition being saved. */
-export function prefixedProgress(inner: Progress, prefix: string): Progress {
-  return {
-    begin: (phase, totalBytes) => inner.begin(`${prefix}: ${phase.charAt(0).toLowerCase()}${phase.slice(1)}`, totalBytes),
-    update: (doneBytes) => inner.update(doneBytes),
-    end: () => inner.end(),
-    note: (message) => inner.note(message),
-  };
 }
 
 /** Writes the layout and every image of `plan` from `disk` into `writer`. */

@@ -7,10 +7,9 @@
 
 import { readdir } from 'node:fs/promises';
 import { isSnapcloneError, SnapcloneError, type ErrorKind } from '../core/errors.js';
-import { silentProgress, type Progress } from '../core/progress.js';
+import { prefixedProgress, silentProgress, type Progress } from '../core/progress.js';
 import { ImageDecoder, type DecodeSummary } from '../image/image-decoder.js';
 import { ioError } from '../io/source-file.js';
-import { prefixedProgress } from './backup-disk.js';
 import { MANIFEST_FILE, type Manifest, type ManifestPartition } from './manifest.js';
 import { checksumError, hashFile, loadSetLayout, manifestFile, readCompressedFile } from './set-files.js';
 import { checkSetFiles, readManifest } from './set-inventory.js';

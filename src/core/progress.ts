@@ -18,3 +18,13 @@ export const silentProgress: Progress = {
   end() {},
   note() {},
 };
+
+/** Renames the phases a lower layer reports ("Saving the image") after the partition worked on. */
+export function prefixedProgress(inner: Progress, prefix: string): Progress {
+  return {
+    begin: (phase, totalBytes) => inner.begin(`${prefix}: ${phase.charAt(0).toLowerCase()}${phase.slice(1)}`, totalBytes),
+    update: (doneBytes) => inner.update(doneBytes),
+    end: () => inner.end(),
+    note: (message) => inner.note(message),
+  };
+}
