@@ -17,7 +17,7 @@ import type { SnapshotInfo } from '../lvm/snapshot.js';
 import { imageDisk } from './backup-disk.js';
 import { classifySource, defaultLabel, refuseMountedSource, type BackupSource } from './backup-source.js';
 import { planDiskBackup } from './disk-plan.js';
-import { GuestFreeze, type GuestFreezeOptions } from './guest-freeze.js';
+import type { GuestFreeze, GuestFreezeOptions } from './guest-freeze.js';
 import { knownAgentsPath } from './known-agents.js';
 import { manifestHead, type Consistency, type Manifest } from './manifest.js';
 import { pruneSets, type PruneResult } from './prune-sets.js';
@@ -98,7 +98,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupReport> {
   }
 
   let freeze: GuestFreeze | undefined;
-  if (options.agent && source.kind === 'lv') freeze = await GuestFreeze.connect({ knownAgentsPath: knownAgentsPath(options.stateDir), ...options.agent, log: (m) => progress.note(m) });
+  // The agent client (node:crypto, node:net) is loaded only for backups that use it.
+  if (options.agent && source.kind === 'lv') freeze = await (await import('./guest-freeze.js')).GuestFreeze.connect({ knownAgentsPath: knownAgentsPath(options.stateDir), ...options.agent, log: (m) => progress.note(m) });
   let read: ReadSession;
   try {
     read = source.kind === 'lv' ? await openLvSession(source, options, progress, freeze) : await openLiveSession(source, options, progress, warn);

@@ -71,3 +71,12 @@ export function parseIntegerOption(text: string, optionName: string, min: number
   }
   return v;
 }
+
+/** Seconds as a positive decimal number ("60", "0.5"), at most a day. */
+export function parseSeconds(text: string, optionName: string): number {
+  const v = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!(v > 0 && v <= 86_400)) {
+    throw new SnapcloneError('USAGE_BAD_NUMBER', `${optionName}: "${text}" is not a number of seconds from 0 to 86400`, { kind: 'usage' });
+  }
+  return v;
+}

@@ -3,6 +3,7 @@
 
 import { Command, Option } from 'commander';
 import { SnapcloneError } from '../../core/errors.js';
+import { parseSeconds } from '../../core/units.js';
 import { onShutdown } from '../../io/shutdown.js';
 import { AllowList, parseEndpoint } from '../../agent/address.js';
 import { loadAgentConfig, type AgentConfig } from '../../agent/agent-config.js';
@@ -44,15 +45,6 @@ interface ClientOptions {
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-/** Seconds as a positive decimal number ("60", "0.5"), at most a day. */
-export function parseSeconds(text: string, optionName: string): number {
-  const v = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
-  if (!(v > 0 && v <= 86_400)) {
-    throw new SnapcloneError('USAGE_BAD_NUMBER', `${optionName}: "${text}" is not a number of seconds from 0 to 86400`, { kind: 'usage' });
-  }
-  return v;
-}
 
 function parseCount(text: string, optionName: string): number {
   const v = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;

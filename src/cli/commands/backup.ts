@@ -3,13 +3,12 @@
 
 import { Command, Option } from 'commander';
 import { SnapcloneError } from '../../core/errors.js';
-import { parseIntegerOption, parseSizeBytes } from '../../core/units.js';
-import { loadAuthorizedKeys, loadIdentity, type AuthorizedKey } from '../../agent/keys.js';
+import { parseIntegerOption, parseSeconds, parseSizeBytes } from '../../core/units.js';
+import type { AuthorizedKey } from '../../agent/keys.js';
 import { DEFAULT_KEEP, DEFAULT_LEVEL, runBackup, type BackupReport } from '../../backup/run-backup.js';
 import { DEFAULT_STATE_DIR, resolveStateDir, STATE_DIR_ENV } from '../../backup/state-dir.js';
 import { Lvm } from '../../lvm/lvm.js';
 import { progressFromOptions } from '../progress.js';
-import { parseSeconds } from './agent.js';
 import { TOOL_VERSION } from '../version.js';
 
 interface BackupCliOptions {
@@ -76,6 +75,7 @@ export function registerBackup(program: Command): void {
 async function parseAgentKey(text: string | undefined): Promise<AuthorizedKey | string | undefined> {
   if (text === undefined) return undefined;
   if (/^SHA256:[A-Za-z0-9+/]{43}$/.test(text)) return text;
+  const { loadAuthorizedKeys } = await import('../../agent/keys.js'); // with --agent only
   const keys = await loadAuthorizedKeys(text);
   if (keys.length !== 1) {
     throw new SnapcloneError('USAGE_AGENT_KEY', '--agent-key: the file must hold exactly one public key', { kind: 'usage', path: text, actual: keys.length });
@@ -102,7 +102,7 @@ async function runBackupCommand(source: string, opts: BackupCliOptions): Promise
     opts.agent !== undefined && opts.key !== undefined
       ? {
           address: opts.agent,
-          identity: await loadIdentity(opts.key),
+          identity: await (await import('../../agent/keys.js')).loadIdentity(opts.key),
           allowUnquiesced: !!opts.allowUnquiesced,
           ...(opts.agentKey === undefined ? {} : { agentKey: await parseAgentKey(opts.agentKey) }),
           ...(opts.maxFreeze === undefined ? {} : { maxFreezeSeconds: parseSeconds(opts.maxFreeze, '--max-freeze') }),
