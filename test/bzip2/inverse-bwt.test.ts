@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { InverseBwt } from '../../src/bzip2/inverse-bwt.js';
+import { rng } from './support.js';
 
 /** tt holding `bytes` as the BWT output (low byte), with the counts; one spare row. */
 function blockOf(bytes: Uint8Array): { tt: Int32Array; unzftab: Int32Array } {
@@ -38,14 +39,6 @@ function walked(bwt: InverseBwt): Uint8Array {
   return Buffer.concat(parts);
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s >>> 8;
-  };
-}
-
 /** A BWT output whose links form one cycle: the BWT of an actual text (sorted rotations, small n). */
 function bwtOf(text: Uint8Array): { bytes: Uint8Array; origPtr: number } {
   const n = text.length;
@@ -66,7 +59,7 @@ describe('InverseBwt', () => {
   it('walks an intact block in segments, giving the text in order', () => {
     const r = rng(7);
     const text = new Uint8Array(40_000);
-    for (let i = 0; i < text.length; i++) text[i] = r() % 7 === 0 ? 32 : 97 + (r() % 26);
+    for (let i = 0; i < text.length; i++) text[i] = r() < 1 / 7 ? 32 : 97 + Math.floor(r() * 26);
     const { bytes, origPtr } = bwtOf(text);
     const { tt, unzftab } = blockOf(bytes);
     const bwt = new InverseBwt();
@@ -93,8 +86,8 @@ describe('InverseBwt', () => {
     const r = rng(11);
     for (const n of [1, 2, 17, 16_383, 16_384, 16_385, 70_001]) {
       const bytes = new Uint8Array(n);
-      for (let i = 0; i < n; i++) bytes[i] = r() & 3;
-      const origPtr = r() % n;
+      for (let i = 0; i < n; i++) bytes[i] = Math.floor(r() * 4);
+      const origPtr = Math.floor(r() * n);
       const { tt, unzftab } = blockOf(bytes);
       const bwt = new InverseBwt();
       bwt.run(tt, unzftab, n, origPtr);
