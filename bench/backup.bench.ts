@@ -1,16 +1,19 @@
 // `snapclone backup` and `snapclone restore` against the seed's pipelines on the same volume in the same
 // run: `ntfsclone --save-image -o - VOL | bzip2 -2 > f` and `bunzip2 -c f | ntfsclone -r -O raw -`.
-// The volume is the shared sample (bench/sample-image.ts: 64 MiB NTFS, ~23 MB in use). snapclone does
-// more in that time (MFT walk, SHA-256 of every file, fsyncs, manifest, verification of each restored
-// volume): the ratios are for the whole job. The codec alone (`snapclone bzip2`) is timed beside it,
-// to show how much of the difference is compression. Prints benny's means, interleaved best-of
-// ratios and peak RSS. `npm run bench -- backup`; needs root, FUSE and ntfs-3g for the sample.
+// Two volumes: the shared sample (bench/sample-image.ts: 64 MiB NTFS, ~23 MB in use), where Node's
+// fixed start-up (~0.15-0.2 s a process, against a 1.6 s job) shows, and a VM-sized one
+// (bench/bench-volume.ts: 1 GiB, ~330 MB in use). snapclone does more in that time (MFT walk, SHA-256
+// of every file, fsyncs, manifest, verification of each restored volume): the ratios are for the
+// whole job. On the sample, the codec alone (`snapclone bzip2`) is timed beside it, to show how much of
+// the difference is compression. Prints benny's means, interleaved best-of ratios and peak RSS.
+// `npm run bench -- backup`; needs root, FUSE and ntfs-3g for the volumes.
 
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureBenchVolume } from './bench-volume.js';
 import { BENCH_DIR, ensureSampleImage } from './sample-image.js';
 import { compare, runProcess, runShell } from './support.js';
 
@@ -61,9 +64,11 @@ export async function run(): Promise<void> {
   // call writes its own outputs, so that overlapping calls cannot collide.
   let n = 0;
   const fresh = (name: string): string => join(work, `${name}-${n++}`);
-  const seedSave = (out = seedFile) => (): Promise<void> => runShell(`ntfsclone -q --save-image -o - ${q(volumePath)} 2>/dev/null | bzip2 -2 > ${q(out)}`);
-  const oursSave = (dest: string, level?: number) => (): Promise<void> =>
-    runProcess(process.execPath, [CLI, 'backup', volumePath, '--dest', dest, '--name', 'bench', '--keep', '1', '--state-dir', state, '-q', ...(level ? ['--level', String(level)] : [])]);
+  const seedSaveOf = (volume: string, out: string) => (): Promise<void> => runShell(`ntfsclone -q --save-image -o - ${q(volume)} 2>/dev/null | bzip2 -2 > ${q(out)}`);
+  const seedSave = (out = seedFile): (() => Promise<void>) => seedSaveOf(volumePath, out);
+  const oursSaveOf = (volume: string, dest: string, level?: number) => (): Promise<void> =>
+    runProcess(process.execPath, [CLI, 'backup', volume, '--dest', dest, '--name', 'bench', '--keep', '1', '--state-dir', state, '-q', ...(level ? ['--level', String(level)] : [])]);
+  const oursSave = (dest: string, level?: number): (() => Promise<void>) => oursSaveOf(volumePath, dest, level);
   const thenRemove = (make: (path: string) => () => Promise<void>, name: string) => async (): Promise<void> => {
     const path = fresh(name);
     await make(path)();
@@ -89,7 +94,8 @@ export async function run(): Promise<void> {
   const sizeOf = (set: string): number => readdirSync(set).reduce((sum, f) => sum + statSync(join(set, f)).size, 0);
   console.log(`  sizes: seed ${statSync(seedFile).size} bytes; snapclone set (default -2) ${sizeOf(set2)} bytes, --level 9 ${sizeOf(set9)} bytes (manifest included; a bare volume has no layout file)`);
 
-  const seedRestore = (out = seedRaw) => (): Promise<void> => runShell(`bunzip2 -c ${q(seedFile)} | ntfsclone -q -r -O ${q(out)} - 2>/dev/null`);
+  const seedRestoreOf = (file: string, out: string) => (): Promise<void> => runShell(`bunzip2 -c ${q(file)} | ntfsclone -q -r -O ${q(out)} - 2>/dev/null`);
+  const seedRestore = (out = seedRaw): (() => Promise<void>) => seedRestoreOf(seedFile, out);
   const oursRestore = (set: string, out = oursRaw) => (): Promise<void> => runProcess(process.execPath, [CLI, 'restore', set, out, '--overwrite', '-q']);
   const codecDecode = (): Promise<void> => runProcess(process.execPath, [CLI, 'bzip2', '-d', '-c', seedFile]);
   await compare(
@@ -114,5 +120,34 @@ export async function run(): Promise<void> {
   console.log(`  bzip2 -2 (the seed's compressor)  ${peakRssKiB('bzip2', ['-2', '-c', imagePath])}`);
   console.log(`  snapclone backup                  ${peakRssKiB(process.execPath, [CLI, 'backup', volumePath, '--dest', dest2, '--name', 'bench', '--keep', '1', '--state-dir', state, '-q'])}`);
   console.log(`  snapclone restore                 ${peakRssKiB(process.execPath, [CLI, 'restore', onlySet(dest2), oursRaw, '--overwrite', '-q'])}`);
+
+  // The same jobs on a VM-sized volume.
+  const big = ensureBenchVolume();
+  const bigSeed = join(work, 'big-seed.img.bz2');
+  const bigDest = join(work, 'big-sets');
+  await seedSaveOf(big, bigSeed)();
+  await runProcess(process.execPath, [CLI, 'backup', big, '--dest', bigDest, '--name', 'big', '--keep', '1', '--state-dir', state, '-q']);
+  const bigSet = onlySet(bigDest);
+  const bigImageBytes = (JSON.parse(readFileSync(join(bigSet, 'manifest.json'), 'utf8')) as { partitions: { imageBytes: number }[] }).partitions[0]!.imageBytes;
+  console.log(`\nvolume ${big}: ${statSync(big).size} bytes, ntfsclone image ${bigImageBytes} bytes`);
+  await compare(
+    'backup: the seed pipeline vs snapclone backup (a 1 GiB NTFS volume, ~330 MB in use)',
+    [
+      { name: 'ntfsclone -s -o - | bzip2 -2', fn: thenRemove((p) => seedSaveOf(big, p), 'big-seed.bz2') },
+      { name: 'snapclone backup (default -2)', fn: thenRemove((p) => oursSaveOf(big, p), 'big-sets') },
+    ],
+    { baseline: 'ntfsclone -s -o - | bzip2 -2', bytesPerRun: bigImageBytes, minSamples: 2, maxTimeSeconds: 60 },
+  );
+  await compare(
+    'restore: the seed pipeline vs snapclone restore (a 1 GiB NTFS volume, ~330 MB in use, to a sparse file)',
+    [
+      { name: 'bunzip2 -c | ntfsclone -r -O raw -', fn: thenRemove((p) => seedRestoreOf(bigSeed, p), 'big-seed.raw') },
+      { name: 'snapclone restore (default -2 set)', fn: thenRemove((p) => oursRestore(bigSet, p), 'big-ours.raw') },
+    ],
+    { baseline: 'bunzip2 -c | ntfsclone -r -O raw -', bytesPerRun: bigImageBytes, minSamples: 2, maxTimeSeconds: 30 },
+  );
+  console.log('\npeak RSS on the 1 GiB volume, one run each:');
+  console.log(`  snapclone backup                  ${peakRssKiB(process.execPath, [CLI, 'backup', big, '--dest', bigDest, '--name', 'big', '--keep', '1', '--state-dir', state, '-q'])}`);
+  console.log(`  snapclone restore                 ${peakRssKiB(process.execPath, [CLI, 'restore', onlySet(bigDest), oursRaw, '--overwrite', '-q'])}`);
   rmSync(work, { recursive: true, force: true });
 }

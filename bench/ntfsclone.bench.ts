@@ -6,72 +6,15 @@
 // `npm run bench -- ntfsclone`; needs root, FUSE and ntfs-3g.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, lstatSync, copyFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { randomFillSync } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { ensureBenchVolume, VOLUME_BYTES } from './bench-volume.js';
 import { BENCH_DIR } from './sample-image.js';
 import { compare, runProcess, type CaseTiming } from './support.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const VOLUME_BYTES = 1024 * 1024 * 1024;
-
-/** The 1 GiB volume, built once. */
-export function ensureBenchVolume(): string {
-  mkdirSync(BENCH_DIR, { recursive: true });
-  const volume = join(BENCH_DIR, 'ntfs-1g.ntfs');
-  const done = `${volume}.done`;
-  if (existsSync(done)) return volume;
-  rmSync(volume, { force: true });
-  execFileSync('truncate', ['-s', String(VOLUME_BYTES), volume]);
-  execFileSync('mkntfs', ['-F', '-f', '-q', '-L', 'bench1g', volume], { stdio: 'ignore' });
-  const mnt = mkdtempSync(join(tmpdir(), 'snapclone-bench-mnt-'));
-  execFileSync('ntfs-3g', [volume, mnt]);
-  try {
-    let budget = 200_000_000;
-    const copyTree = (from: string, to: string): void => {
-      let names: string[];
-      try {
-        names = readdirSync(from).sort();
-      } catch {
-        return;
-      }
-      mkdirSync(to, { recursive: true });
-      for (const name of names) {
-        if (budget <= 0) return;
-        const src = join(from, name);
-        const st = lstatSync(src);
-        if (st.isDirectory()) copyTree(src, join(to, name));
-        else if (st.isFile() && st.size <= 20_000_000) {
-          copyFileSync(src, join(to, name));
-          budget -= st.size;
-        }
-      }
-    };
-    copyTree('/usr/lib', join(mnt, 'lib'));
-    const random = Buffer.alloc(1 << 20);
-    for (let i = 0; i < 60; i++) {
-      randomFillSync(random);
-      writeFileSync(join(mnt, `random-${i}.bin`), random);
-    }
-    // Two files appended to in turn: fragmented runs.
-    const a = openSync(join(mnt, 'frag-a.bin'), 'w');
-    const b = openSync(join(mnt, 'frag-b.bin'), 'w');
-    for (let i = 0; i < 2000; i++) {
-      randomFillSync(random, 0, 8192);
-      writeSync(a, random, 0, 8192);
-      writeSync(b, random, 0, 8192);
-    }
-    closeSync(a);
-    closeSync(b);
-  } finally {
-    execFileSync('umount', [mnt]);
-    rmSync(mnt, { recursive: true, force: true });
-  }
-  writeFileSync(done, '');
-  return volume;
-}
 
 /** A 2 GiB volume with 60,000 files (mostly resident): the MFT walk dominates its save. */
 export function ensureManyFilesVolume(): string {
