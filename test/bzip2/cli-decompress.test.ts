@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
-import { compressWith, concatBytes, sameBytes, textBytes } from './support.js';
+import { concatBytes, textBytes } from './support/inputs.js';
+import { compressWith, sameBytes } from './support.js';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let original: Uint8Array;

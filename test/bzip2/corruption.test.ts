@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { BlockMagicScanner } from '../../src/bzip2/block-scanner.js';
 import { decompressBuffer } from '../../src/bzip2/decompress-buffer.js';
-import { binaryBytes, chunk, compressWith, concatBytes, decompressStream, randomBytes, rng, runBytes, runTool, sameBytes, textBytes } from './support.js';
+import { binaryBytes, concatBytes, randomBytes, rng, runBytes, textBytes } from './support/inputs.js';
+import { chunk, compressWith, decompressStream, runTool, sameBytes } from './support.js';
 
 type Verdict = 'ok' | 'eof' | 'data' | 'magic';
 

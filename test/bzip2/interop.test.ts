@@ -5,19 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decompressBuffer } from '../../src/bzip2/decompress-buffer.js';
 import { makeTempDir } from '../helpers/tmp.js';
-import {
-  binaryBytes,
-  chunk,
-  compressWith,
-  concatBytes,
-  decompressStream,
-  makeNtfscloneImage,
-  periodicBytes,
-  randomBytes,
-  runBytes,
-  sameBytes,
-  textBytes,
-} from './support.js';
+import { binaryBytes, concatBytes, periodicBytes, randomBytes, runBytes, textBytes } from './support/inputs.js';
+import { chunk, compressWith, decompressStream, makeNtfscloneImage, sameBytes } from './support.js';
 
 const inputs: Record<string, () => Uint8Array> = {
   empty: () => new Uint8Array(0),
@@ -25,8 +14,8 @@ const inputs: Record<string, () => Uint8Array> = {
   'zeros 3 MB': () => new Uint8Array(3 << 20),
   'random 600 kB': () => randomBytes(600_000, 1),
   'text 1 MB': () => textBytes(1 << 20, 2),
-  'period 4, 1 MB': () => periodicBytes(1 << 20, 4, 3),
-  'period 1000, 1 MB': () => periodicBytes(1 << 20, 1000, 4),
+  'period 4, 1 MB': () => periodicBytes(1 << 20, randomBytes(4, 3)),
+  'period 1000, 1 MB': () => periodicBytes(1 << 20, randomBytes(1000, 4)),
   'runs 1 MB': () => runBytes(1 << 20, 5),
   'program binary 1 MB': () => binaryBytes(1 << 20),
 };

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { InverseBwt } from '../../src/bzip2/inverse-bwt.js';
-import { rng } from './support.js';
+import { rng } from './support/inputs.js';
 
 /** tt holding `bytes` as the BWT output (low byte), with the counts; one spare row. */
 function blockOf(bytes: Uint8Array): { tt: Int32Array; unzftab: Int32Array } {

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { BlockMagicScanner } from '../../src/bzip2/block-scanner.js';
-import { randomBytes, rng } from './support.js';
+import { randomBytes, rng } from './support/inputs.js';
 
 const MAGIC = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
 

@@ -13,7 +13,8 @@ import { decompressBuffer } from '../../src/bzip2/decompress-buffer.js';
 import { createDecompressStream } from '../../src/bzip2/decompress-stream.js';
 import { liveDecompressWorkers, poolStats } from '../../src/bzip2/parallel/decompress-pool.js';
 import { HAVE_TESTDATA, testdataPath } from '../helpers/testdata.js';
-import { chunk, compressWith, concatBytes, decompressStream, rng, sameBytes, textBytes } from './support.js';
+import { concatBytes, rng, textBytes } from './support/inputs.js';
+import { chunk, compressWith, decompressStream, sameBytes } from './support.js';
 
 async function noWorkersLeft(): Promise<void> {
   for (let i = 0; i < 100 && liveDecompressWorkers() > 0; i++) await sleep(20);

@@ -1,6 +1,8 @@
-// Deterministic test inputs for the bzip2 encoder: the kinds of data disk images are made of
-// (spec docs/spec/bzip2.md §6.2 "Encoder stress inputs"), generated from a seed so a failure
-// reproduces.
+// Deterministic test inputs for the bzip2 encoder and decoder tests: the kinds of data disk images
+// are made of (spec docs/spec/bzip2.md §6.2 "Encoder stress inputs"), generated from a seed so a
+// failure reproduces.
+
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /** mulberry32: a small seeded PRNG returning uint32s. */
 export function prng(seed: number): () => number {
@@ -12,6 +14,12 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (t ^ (t >>> 14)) >>> 0;
   };
+}
+
+/** The same generator as floats in [0, 1). */
+export function rng(seed: number): () => number {
+  const next = prng(seed);
+  return () => next() / 4294967296;
 }
 
 export function randomBytes(length: number, seed: number): Uint8Array {
@@ -79,6 +87,30 @@ export function runAfterPrefix(prefixLength: number, length: number): Uint8Array
   for (let i = 0; i < prefixLength; i++) out[i] = 1 + ((i * 7 + (i >>> 8)) % 251);
   for (let i = 1; i < prefixLength; i++) if (out[i] === out[i - 1]) out[i] = out[i]! === 255 ? 1 : out[i]! + 1;
   return out;
+}
+
+/** Runs of 1..600 equal bytes: every RLE1 case (runs of 4..255 and longer ones split). */
+export function runBytes(length: number, seed: number): Uint8Array {
+  const next = prng(seed);
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; ) {
+    const run = next() % 2 === 0 ? 1 + (next() % 8) : 1 + (next() % 600);
+    out.fill(next() % 4, i, Math.min(length, i + run));
+    i += run;
+  }
+  return out;
+}
+
+/** A slice of the node executable: real program-binary bytes. */
+export function binaryBytes(length: number, offset = 1 << 20): Uint8Array {
+  const fd = openSync(process.execPath, 'r');
+  try {
+    const out = new Uint8Array(length);
+    const got = readSync(fd, out, 0, length, offset);
+    return out.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Concatenation of parts. */
