@@ -18,9 +18,6 @@ for (let i = 0; i < 256; i++) {
   T3[i] = (T2[i]! << 8) ^ T0[T2[i]! >>> 24]!;
 }
 
-/** The single-byte table, for loops that fold one byte at a time (RLE1 runs). */
-export const BZ_CRC_TABLE: Int32Array = T0;
-
 export const BZ_CRC_INIT = -1; // 0xFFFFFFFF as an int32 register
 
 /**
@@ -35,13 +32,6 @@ export function bzCrcUpdate(crc: number, bytes: Uint8Array, from: number, to: nu
     c = T3[x >>> 24]! ^ T2[(x >>> 16) & 255]! ^ T1[(x >>> 8) & 255]! ^ T0[x & 255]!;
   }
   for (; i < to; i++) c = (c << 8) ^ T0[((c >>> 24) ^ bytes[i]!) & 255]!;
-  return c;
-}
-
-/** Folds `count` copies of `byte` into the register (RLE1 runs without materialising them). */
-export function bzCrcUpdateRun(crc: number, byte: number, count: number): number {
-  let c = crc | 0;
-  for (let k = 0; k < count; k++) c = (c << 8) ^ T0[((c >>> 24) ^ byte) & 255]!;
   return c;
 }
 
