@@ -9,6 +9,7 @@ import type { ReadAt, WriteAt } from '../core/read-at.js';
 import { createAtomicFile, type AtomicFile } from './atomic-file.js';
 import { refuseMounted } from './mount-check.js';
 import { blockDeviceSizeBytes, ioError } from './source-file.js';
+import { writeFully } from './write-fully.js';
 
 export class RestoreDisk implements ReadAt, WriteAt {
   private done = false;
@@ -96,14 +97,7 @@ export class RestoreDisk implements ReadAt, WriteAt {
         actual: `${source.byteLength} bytes at ${byteOffset}`,
       });
     }
-    let done = 0;
-    while (done < source.byteLength) {
-      try {
-        done += (await this.handle.write(source, done, source.byteLength - done, byteOffset + done)).bytesWritten;
-      } catch (e) {
-        throw ioError(e, this.path, `write at offset ${byteOffset + done} of`);
-      }
-    }
+    await writeFully(this.handle, source, byteOffset, this.path);
   }
 
   async sync(): Promise<void> {

@@ -7,6 +7,7 @@ import { isAllZero } from '../core/bytes.js';
 import type { Progress } from '../core/progress.js';
 import { createAtomicFile } from './atomic-file.js';
 import { ioError } from './source-file.js';
+import { writeFully } from './write-fully.js';
 
 const BLOCK_BYTES = 64 * 1024;
 
@@ -17,7 +18,7 @@ export async function gunzipToSparseFile(gzPath: string, outPath: string, progre
   let fill = 0;
   let written = 0;
   const flush = async (): Promise<void> => {
-    if (!isAllZero(block.subarray(0, fill))) await out.handle.write(block, 0, fill, written);
+    if (!isAllZero(block.subarray(0, fill))) await writeFully(out.handle, block.subarray(0, fill), written, out.temporaryPath);
     written += fill;
     fill = 0;
     progress?.update(written);
