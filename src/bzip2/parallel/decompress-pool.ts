@@ -260,7 +260,7 @@ export class DecompressPool implements BlockExecutor {
     const slot = job.slot;
     const w = this.window;
     if (!slot || !w || (slot.claims.ready && !this.waitsBehindAnother(job)) || !slot.claims.claimForPool(job.id)) return false;
-    this.drop(job); // the worker skips it: it failed to claim it
+    this.drop(job); // cancelled; a worker that gets to it first cannot claim it either
     this.decodeLocal(w, job.magicBit, job.endByte);
     this.dispatch();
     poolStats.blocksTakenBack++;
